@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def pbmc3k_path() -> Path:
+    "The real pbmc3k counts beside the repository (CI has them); skip where they are absent."
+    if not PBMC3K.exists():
+        pytest.skip(f"real data not found at {PBMC3K} (it lives in ../shared beside the repository)")
+    return PBMC3K
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    "No cellvae variables from the caller's environment, and a working directory with no .env or config.yml."
+    for k in list(os.environ):
+        if k.startswith("CELLVAE_") or k in ("DATA_ROOT", "EXPERIMENT_ROOT", "ASSET_IMAGES_DIR"):
+            monkeypatch.delenv(k)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
