@@ -21,7 +21,7 @@ from .core import CellvaeError, raise_on_sigterm
 # %% auto #0
 __all__ = ['err_console', 'app', 'profile_cmd', 'inspect_cmd']
 
-# %% ../nbs/07_cli.ipynb #c005
+# %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
 _state = {"verbose": False}
 
@@ -46,7 +46,7 @@ def _version_callback(value: bool):
         typer.echo(f"cellvae {cellvae.__version__}")
         raise typer.Exit()
 
-# %% ../nbs/07_cli.ipynb #c007
+# %% ../nbs/07_cli.ipynb #c008
 def profile_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the profile.")] = Path("config.yml"),
 ):
@@ -58,7 +58,7 @@ def profile_cmd(
     p = write_profile(output)
     err_console.print(f"Wrote the machine profile to {p}")
 
-# %% ../nbs/07_cli.ipynb #c008
+# %% ../nbs/07_cli.ipynb #c009
 def inspect_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad, 10x .h5 or 10x matrix folder; omit for the embedded PBMC data.")] = None,
     layer: Annotated[Optional[str], typer.Option(help="The layer holding raw counts (default: X).")] = None,
@@ -75,7 +75,7 @@ def inspect_cmd(
     info = inspect_data(data, cfg)
     for k, v in info.items(): typer.echo(f"{k}: {v}")
 
-# %% ../nbs/07_cli.ipynb #c010
+# %% ../nbs/07_cli.ipynb #c011
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help="cellvae: single-cell representations with a VAE, ONNX encoders and ONNX clustering.")
 
