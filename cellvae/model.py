@@ -27,9 +27,9 @@ from . import __version__
 from .core import InputError, atomic_path
 
 # %% auto #0
-__all__ = ['LIKELIHOODS', 'NORMS', 'TensorKeys', 'MLP', 'Encoder', 'Decoder', 'log_nb_positive', 'log_zinb_positive',
-           'log_normalize', 'kl_normal', 'LossOutput', 'VAE', 'LatentEncoder', 'genes_checksum', 'export_encoder',
-           'read_onnx_metadata']
+__all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'Encoder', 'Decoder', 'log_nb_positive',
+           'log_zinb_positive', 'log_normalize', 'kl_normal', 'LossOutput', 'VAE', 'LatentEncoder', 'genes_checksum',
+           'export_encoder', 'read_onnx_metadata']
 
 # %% ../nbs/01_model.ipynb #c008
 class TensorKeys:
@@ -48,6 +48,7 @@ class TensorKeys:
 
 LIKELIHOODS = ("nb", "zinb", "gaussian")
 NORMS = ("batch", "layer", "none")
+INPUT_TRANSFORMS = ("lognorm", "log1p")
 
 # %% ../nbs/01_model.ipynb #c009
 def _check_choice(name: str, value, choices: Sequence):
@@ -87,7 +88,7 @@ class MLP(nn.Module):
 
 # %% ../nbs/01_model.ipynb #c015
 class Encoder(nn.Module):
-    "Raw counts (log1p inside) to the mean and variance of a diagonal Gaussian posterior."
+    "Raw counts (normalised and log1p inside) to the mean and variance of a diagonal Gaussian posterior."
     def __init__(
         self,
         n_genes: int,                # input genes
@@ -98,15 +99,21 @@ class Encoder(nn.Module):
         norm: str = "batch",         # batch | layer | none
         dropout: float = 0.1,        # dropout rate in the hidden layers
         var_eps: float = 1e-4,       # added to the variance
+        input_transform: str = "lognorm",  # lognorm: log1p(counts / library * target_sum); log1p: log1p(counts)
+        target_sum: float = 1e4,     # counts per cell for lognorm
     ):
         super().__init__()
+        _check_choice("input_transform", input_transform, INPUT_TRANSFORMS)
+        self.input_transform, self.target_sum = input_transform, target_sum
         self.mlp = MLP(n_genes, hidden_dims, n_cov=n_cov, norm=norm, dropout=dropout)
         self.mean = nn.Linear(self.mlp.n_out, latent_dim)
         self.log_var = nn.Linear(self.mlp.n_out, latent_dim)
         self.var_eps = var_eps
 
     def forward(self, counts: Tensor, cov: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = self.mlp(torch.log1p(counts), cov)
+        if self.input_transform == "log1p": x = torch.log1p(counts)
+        else: x = torch.log1p(counts / counts.sum(-1, keepdim=True).clamp(min=1) * self.target_sum)
+        h = self.mlp(x, cov)
         return self.mean(h), torch.exp(self.log_var(h)) + self.var_eps
 
 # %% ../nbs/01_model.ipynb #c018
@@ -205,17 +212,19 @@ class VAE(nn.Module):
         dropout: float = 0.1,                  # dropout rate in the encoder
         norm: str = "batch",                   # batch | layer | none
         likelihood: str = "nb",                # nb | zinb | gaussian
-        target_sum: float = 1e4,               # counts per cell of the gaussian's log-normalised target
+        target_sum: float = 1e4,               # counts per cell of log-normalised values (encoder input, gaussian target)
+        input_transform: str = "lognorm",      # encoder input: lognorm or log1p (scVI's)
     ):
         super().__init__()
         _check_choice("likelihood", likelihood, LIKELIHOODS)
         _check_choice("norm", norm, NORMS)
         self.hparams = dict(n_genes=n_genes, n_batches=n_batches, hidden_dims=list(hidden_dims),
                             latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
-                            target_sum=target_sum)
+                            target_sum=target_sum, input_transform=input_transform)
         self.n_genes, self.n_batches, self.latent_dim = n_genes, n_batches, latent_dim
         self.likelihood, self.target_sum = likelihood, target_sum
-        self.encoder = Encoder(n_genes, latent_dim, hidden_dims, n_cov=n_batches, norm=norm, dropout=dropout)
+        self.encoder = Encoder(n_genes, latent_dim, hidden_dims, n_cov=n_batches, norm=norm, dropout=dropout,
+                               input_transform=input_transform, target_sum=target_sum)
         self.decoder = Decoder(latent_dim, n_genes, list(hidden_dims)[::-1], n_cov=n_batches, norm=norm,
                                likelihood=likelihood)
 

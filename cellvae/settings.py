@@ -59,6 +59,7 @@ class ModelConfig:
     dropout: float = _ge(0)
     norm: Literal["batch", "layer", "none"]
     likelihood: Literal["nb", "zinb", "gaussian"]
+    input_transform: Literal["lognorm", "log1p"]
 
 @dataclass(kw_only=True)
 class TrainConfig:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.utils.deterministic
 
 from .core import InputError, atomic_path
 from .data import DataAdapter
@@ -31,6 +32,7 @@ def seed_everything(seed: int):
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 # %% ../nbs/02_train.ipynb #c008
 def kl_weight(epoch: int, warmup_epochs: int) -> float:

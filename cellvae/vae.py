@@ -58,6 +58,7 @@ class CellVAE:
         dropout: float = 0.1,              # encoder dropout
         norm: str = "batch",               # batch | layer | none
         likelihood: str = "nb",            # nb | zinb | gaussian
+        input_transform: str = "lognorm",  # encoder input: lognorm (log1p of counts per 10,000) or log1p
         seed: int = 0,                     # seeds the initial weights and the split
         _batch_categories: Sequence[str] | None = None,
     ):
@@ -68,10 +69,12 @@ class CellVAE:
             _batch_categories = [str(c) for c in pd.Categorical(adata.obs[batch_key].astype(str)).categories]
         self.batch_categories = list(_batch_categories or [])
         self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, hidden_dims=list(hidden_dims),
-                                latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood, seed=seed)
+                                latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
+                                input_transform=input_transform, seed=seed)
         seed_everything(seed)
         self.module = VAE(len(self.genes), n_batches=len(self.batch_categories), hidden_dims=hidden_dims,
-                          latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood)
+                          latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
+                          input_transform=input_transform)
         self.history: TrainResult | None = None
 
     def __repr__(self):
@@ -84,10 +87,11 @@ class CellVAE:
         "Build with the model section of a `Config`."
         m = cfg.model
         return cls(adata, Keys.COUNTS, batch_key, labels_key, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
-                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, seed=cfg.seed)
+                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, input_transform=m.input_transform, seed=cfg.seed)
 
-# %% ../nbs/02a_vae.ipynb #c012
-def _batch_codes(self, adata: ad.AnnData) -> np.ndarray | None:
+# %% ../nbs/02a_vae.ipynb #c013
+@patch
+def batch_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray | None:
     "Each cell's batch index in the model's categories (unknown batches become batch 0, with a warning)."
     key = self.init_params["batch_key"]
     if not self.batch_categories: return None
@@ -115,9 +119,9 @@ def train(
     p = self.init_params
     labels = None if p["labels_key"] is None else self.adata.obs[p["labels_key"]].to_numpy()
     n_in = self.adata.uns.get(Keys.UNS, {}).get("preprocess", {}).get("n_genes_in")
-    data = DataAdapter(counts_of(self.adata, p["layer"]), batch_index=_batch_codes(self, self.adata), labels=labels,
+    data = DataAdapter(counts_of(self.adata, p["layer"]), batch_index=self.batch_codes(self.adata), labels=labels,
                        val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=n_in)
-    self.data_info = data.dataset_info()
+    self.data_info, self.val_idx = data.dataset_info(), data.val_idx
     self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
                              patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
                              device=device, checkpoint=checkpoint, resume=resume, progress=progress)
@@ -134,7 +138,7 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
               device=runtime.device if runtime else "cpu")
     return self.train(**{**kw, **kwargs})
 
-# %% ../nbs/02a_vae.ipynb #c014
+# %% ../nbs/02a_vae.ipynb #c015
 @patch
 @torch.no_grad()
 def get_latent(
@@ -150,7 +154,7 @@ def get_latent(
     gm = None
     if [str(g) for g in adata.var_names] != self.genes:
         gm = gene_map(self.genes, adata.var_names, sample="the AnnData", model="model")
-    codes = _batch_codes(self, adata)
+    codes = self.batch_codes(adata)
     self.module.eval()
     out = np.empty((adata.n_obs, self.module.latent_dim), np.float32)
     for s in range(0, adata.n_obs, batch_size):
@@ -160,7 +164,7 @@ def get_latent(
         out[s:s + batch_size] = self.module.inference(torch.as_tensor(xb, dtype=torch.float32), bi)["qz_m"].numpy()
     return out
 
-# %% ../nbs/02a_vae.ipynb #c017
+# %% ../nbs/02a_vae.ipynb #c018
 @patch
 def save(self: CellVAE, path: str | os.PathLike, overwrite: bool = False) -> Path:
     "Save weights and parameters into the folder `path`."

@@ -1,0 +1,104 @@
+"""Training speed and quality: seconds per epoch, cells per second, peak RSS, and kNN F1 on pbmc3k.
+
+Not a test: it prints figures. Run from the repository root:
+
+    python benchmarks/train_speed.py                 # pbmc3k (if ../shared is present) and synthetic 20,000 x 2,000
+    python benchmarks/train_speed.py --epochs 20 --threads 2
+
+Where scvi-tools is installed (`pip install -e ".[bench]"`), it also trains scvi.model.SCVI with the same
+architecture, likelihood, batch size and number of epochs, and prints the ratio of cells per second.
+"""
+import argparse
+import resource
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cellvae.data import preprocess, read_counts, synthetic_counts
+from cellvae.settings import load_config
+from cellvae.vae import CellVAE
+
+ROOT = Path(__file__).resolve().parents[1]
+PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def knn_f1(Z, y) -> float:
+    from cellvae.eval import annotation_scores
+    return annotation_scores(Z, y, method="knn", k=15, cv=5, seed=0)["f1_macro"]
+
+
+def time_cellvae(hvg, cfg, epochs, labels_key):
+    "Fixed epochs (no early stopping), the default architecture: seconds per epoch and cells per second."
+    m = CellVAE.from_config(hvg, cfg, labels_key=labels_key)
+    t = time.perf_counter()
+    r = m.train(max_epochs=epochs, batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate,
+                patience=10**6, kl_warmup_epochs=cfg.train.kl_warmup_epochs, progress=False)
+    dt = time.perf_counter() - t
+    n_train = m.data_info["n_train"]
+    return dt / r.epochs, n_train * r.epochs / dt
+
+
+def time_scvi(hvg, cfg, epochs):
+    try:
+        import scvi
+    except ImportError:
+        return None
+    scvi.settings.seed = cfg.seed
+    a = hvg.copy()
+    scvi.model.SCVI.setup_anndata(a, layer="counts")
+    m = scvi.model.SCVI(a, n_hidden=cfg.model.hidden_dims[0], n_layers=len(cfg.model.hidden_dims), n_latent=cfg.model.latent_dim,
+                        dropout_rate=cfg.model.dropout, gene_likelihood=cfg.model.likelihood)
+    t = time.perf_counter()
+    m.train(max_epochs=epochs, batch_size=cfg.train.batch_size, train_size=1 - cfg.data.val_fraction, early_stopping=False,
+            accelerator="cpu", plan_kwargs={"lr": cfg.train.learning_rate}, enable_progress_bar=False)
+    dt = time.perf_counter() - t
+    return dt / epochs, a.n_obs * (1 - cfg.data.val_fraction) * epochs / dt, m.get_latent_representation()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=10, help="epochs timed per dataset (fixed, no early stopping)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--synthetic-cells", type=int, default=20_000)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    cfg = load_config(env={}, profile=False)
+    rows = []
+    sets = []
+    if PBMC3K.exists():
+        sets.append(("pbmc3k", preprocess(read_counts(PBMC3K), n_top_genes=2000), "cell_type"))
+    else:
+        print(f"pbmc3k not found at {PBMC3K}: skipped")
+    syn = synthetic_counts(n_cells=args.synthetic_cells, n_genes=2000, n_types=10, seed=0)
+    sets.append((f"synthetic {args.synthetic_cells:,} x 2,000", preprocess(syn, n_top_genes=2000), "cell_type"))
+    for name, hvg, key in sets:
+        spe, cps = time_cellvae(hvg, cfg, args.epochs, key)
+        row = {"data": name, "s/epoch": f"{spe:.3f}", "cells/s": f"{cps:,.0f}", "peak RSS MB": f"{peak_rss_mb():,.0f}"}
+        if name == "pbmc3k":
+            m = CellVAE.from_config(hvg, cfg, labels_key=key)
+            t = time.perf_counter()
+            r = m.train_from_config(cfg, progress=False)
+            row["default run"] = f"{r.epochs} epochs, {time.perf_counter() - t:.1f} s"
+            row["kNN F1"] = f"{knn_f1(m.get_latent(), hvg.obs[key].astype(str).to_numpy()):.4f}"
+        s = time_scvi(hvg, cfg, args.epochs)
+        if s is not None:
+            row["scvi s/epoch"], row["scvi cells/s"] = f"{s[0]:.3f}", f"{s[1]:,.0f}"
+            row["speed ratio"] = f"{cps / s[1]:.2f}x"
+        else:
+            row["scvi"] = "not installed"
+        rows.append(row)
+    for row in rows:
+        print(" | ".join(f"{k}: {v}" for k, v in row.items()))
+    print(f"torch {torch.__version__}, threads {args.threads}, epochs timed {args.epochs}")
+
+
+if __name__ == "__main__":
+    main()
