@@ -212,6 +212,11 @@ def parse_text(
 # %% ../nbs/00a_settings.ipynb #c010
 def _hints(cls): return typing.get_type_hints(cls)
 
+def _show(key) -> str:
+    "A key as it reads in a one-line message: control characters escaped."
+    k = str(key)
+    return k if k.isprintable() else k.encode("unicode_escape").decode("ascii")
+
 def from_dict(d: Mapping, cls=Config, prefix: str = "", source: str = "config"):
     "Build the dataclass `cls` from the nested mapping `d`, checking keys and types."
     if not isinstance(d, Mapping):
@@ -219,7 +224,7 @@ def from_dict(d: Mapping, cls=Config, prefix: str = "", source: str = "config"):
     hints, flds = _hints(cls), {f.name: f for f in fields(cls) if f.name != "sources"}
     unknown = [k for k in d if k not in flds]
     if unknown:
-        raise ConfigError(f"{source}: unknown key `{prefix}{unknown[0]}`; known keys here: {', '.join(flds)}.")
+        raise ConfigError(f"{source}: unknown key `{_show(prefix)}{_show(unknown[0])}`; known keys here: {', '.join(flds)}.")
     missing = [k for k in flds if k not in d]
     if missing: raise ConfigError(f"{source}: missing key `{prefix}{missing[0]}`.")
     out = {}
@@ -263,7 +268,7 @@ def _merge(base: dict, new: Mapping, sources: dict, source: str, prefix: str = "
         key = f"{prefix}{k}"
         if not isinstance(k, str) or k not in base:
             known = ", ".join(base) if isinstance(base, dict) else ""
-            raise ConfigError(f"{source}: unknown key `{key}`; known keys here: {known}.")
+            raise ConfigError(f"{source}: unknown key `{_show(key)}`; known keys here: {known}.")
         if isinstance(base[k], dict):
             _merge(base[k], v, sources, source, key + ".")
         else:
