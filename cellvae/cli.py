@@ -19,7 +19,9 @@ import cellvae
 from .core import CellvaeError, raise_on_sigterm
 
 # %% auto #0
-__all__ = ['err_console', 'app', 'profile_cmd', 'inspect_cmd']
+__all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
+           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'app', 'COMMANDS', 'profile_cmd', 'inspect_cmd', 'train_cmd',
+           'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
@@ -76,6 +78,171 @@ def inspect_cmd(
     for k, v in info.items(): typer.echo(f"{k}: {v}")
 
 # %% ../nbs/07_cli.ipynb #c011
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML file overriding the default config.", rich_help_panel="Configuration")]
+LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="The layer holding raw counts (default: X).", rich_help_panel="Data")]
+LabelsOpt = Annotated[Optional[str], typer.Option("--labels-key", help="obs column with known cell types (default: cell_type if present).", rich_help_panel="Data")]
+BatchOpt = Annotated[Optional[str], typer.Option("--batch-key", help="obs column with batches, a covariate of the model.", rich_help_panel="Data")]
+OutDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Parent folder of run folders (default: EXPERIMENT_ROOT or ./runs).", rich_help_panel="Output")]
+RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Name of the run folder (default: a timestamp).", rich_help_panel="Output")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder of the same name.", rich_help_panel="Output")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--max-epochs", min=1, help="Upper bound on training epochs.", rich_help_panel="Training")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per training mini-batch.", rich_help_panel="Training")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+def _config(config, **overrides):
+    from cellvae.settings import load_config
+    return load_config(config, overrides=overrides)
+
+def _print_table(title: str, rows: dict):
+    from rich.table import Table
+    t = Table(show_header=False)
+    for k, v in rows.items(): t.add_row(str(k), str(v))
+    err_console.print(f"[bold]{title}[/]", soft_wrap=True)
+    err_console.print(t)
+
+# %% ../nbs/07_cli.ipynb #c013
+def train_cmd(
+    data: Annotated[Path, typer.Argument(help="An .h5ad (or 10x .h5 / matrix folder) of raw counts.")],
+    config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
+    output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
+    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this folder.", rich_help_panel="Training")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
+    quiet: QuietOpt = False,
+):
+    """Train a model on raw counts; write a run folder with the model, encoder.onnx and metrics.json.
+
+    Example: cellvae train pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
+    """
+    from cellvae.pipeline import RunPaths, clear_run, plan, run_folder, train_run
+    cfg = _config(config, **{"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed})
+    run = RunPaths(resume) if resume else run_folder(cfg, output_dir, run_id, overwrite)
+    if resume and not run.checkpoint.exists():
+        raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
+    info, adata = plan(data, cfg, run, labels_key, batch_key)
+    if dry_run:
+        _print_table("cellvae train --dry-run: nothing written", info); return
+    if overwrite and not resume: clear_run(run)
+    model, _, metrics = train_run(data, cfg, run, info["labels key"], batch_key, adata=adata, resume=bool(resume), progress=not quiet)
+    _print_table("cellvae train", {"epochs": metrics["train"]["epochs"], "best epoch": metrics["train"]["best_epoch"],
+                                   "best validation loss": f"{metrics['train']['best_val_loss']:.2f}", "run folder": run.root,
+                                   "encoder": run.encoder})
+
+# %% ../nbs/07_cli.ipynb #c015
+def encode_cmd(
+    encoder: Annotated[Path, typer.Argument(help="The encoder.onnx of a trained model (its encoder.genes beside it).")],
+    sample: Annotated[Path, typer.Argument(help="The sample .h5ad to encode.")],
+    genes: Annotated[Optional[Path], typer.Option("--genes", help="The sample's .genes file (default: <sample>.genes beside it, else its var_names).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Where to write the encodings (default: <sample>-encodings.npy).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cells per onnxruntime call.")] = 32,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Encode only the first N cells.")] = None,
+    layer: LayerOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False,
+):
+    """Encode a sample's cells with an exported encoder.onnx; write <sample>-encodings.npy.
+
+    Example: cellvae encode runs/pbmc3k/model/encoder.onnx sample.h5ad --genes sample.genes
+    """
+    from cellvae.encode import encode_file
+    cfg = _config(config)
+    p = encode_file(encoder, sample, output, genes=genes, layer=layer, batch_size=batch_size, num_samples=num_samples,
+                    threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap, quiet=quiet)
+    err_console.print(f"Wrote {p}")
+
+# %% ../nbs/07_cli.ipynb #c017
+def train_clusters_cmd(
+    encodings: Annotated[Path, typer.Argument(help="Encodings (.npy, cells x latent_dim) to fit HDBSCAN on.")],
+    cluster_onnx: Annotated[Path, typer.Argument(help="Where to write the clustering model (cluster.onnx).")],
+    min_cluster_size: Annotated[Optional[int], typer.Option("--min-cluster-size", min=2, help="HDBSCAN min_cluster_size (default: a rule of the number of cells).")] = None,
+    min_samples: Annotated[Optional[int], typer.Option("--min-samples", min=1, help="HDBSCAN min_samples (default: a rule of the number of cells).")] = None,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on the first N cells only.")] = None,
+    selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,
+    assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give noise points their nearest cluster.")] = None,
+    config: ConfigOpt = None,
+):
+    """Fit HDBSCAN on encodings and export it as cluster.onnx, which labels new cells with onnxruntime alone.
+
+    Example: cellvae train-clusters sample-encodings.npy cluster.onnx --min-cluster-size 20
+    """
+    from cellvae.pipeline import train_clusters_file
+    cfg = _config(config, **{"cluster.min_cluster_size": min_cluster_size, "cluster.min_samples": min_samples,
+                             "cluster.selection": selection, "cluster.assign_noise": assign_noise})
+    p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples)
+    err_console.print(f"Wrote {p}")
+
+def cluster_cmd(
+    cluster_onnx: Annotated[Path, typer.Argument(help="A cluster.onnx written by train-clusters.")],
+    encodings: Annotated[Path, typer.Argument(help="Encodings (.npy) to label.")],
+    output: Annotated[Optional[Path], typer.Option("--output", help="Labels file (default: <sample>-cluster-labels.npy beside the encodings).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cells per onnxruntime call.")] = 32,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Label only the first N cells.")] = None,
+):
+    """Label encodings with cluster.onnx; write <sample>-cluster-labels.npy and -cluster-probabilities.npy.
+
+    Example: cellvae cluster cluster.onnx sample-encodings.npy
+    """
+    from cellvae.pipeline import cluster_file
+    labels, probs = cluster_file(cluster_onnx, encodings, output, batch_size=batch_size, num_samples=num_samples)
+    err_console.print(f"Wrote {labels} and {probs}")
+
+# %% ../nbs/07_cli.ipynb #c019
+def eval_cmd(
+    run_dir: Annotated[Optional[Path], typer.Argument(help="A run folder (or give --encodings and --data).")] = None,
+    encodings: Annotated[Optional[Path], typer.Option("--encodings", help="An encodings .npy to score instead of a run.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="The .h5ad the encodings came from (holds the labels).")] = None,
+    clusters: Annotated[Optional[Path], typer.Option("--clusters", help="A cluster-labels .npy for the same cells.")] = None,
+    labels_key: LabelsOpt = None, config: ConfigOpt = None,
+):
+    """Score a latent space against known labels: kNN and logistic regression (accuracy, F1, AUROC), ARI and NMI.
+
+    Example: cellvae eval runs/pbmc3k   or   cellvae eval --encodings s-encodings.npy --data s.h5ad --labels-key cell_type
+    """
+    from cellvae.eval import metrics_table
+    from cellvae.pipeline import RunPaths, eval_encodings, eval_run
+    cfg = _config(config)
+    if run_dir is not None: m = eval_run(RunPaths(run_dir), cfg, labels_key)
+    elif encodings is not None and data is not None:
+        m = eval_encodings(encodings, data, labels_key or "cell_type", cfg, clusters)
+    else: raise CellvaeError("give a run folder, or --encodings with --data (and --labels-key).")
+    typer.echo(metrics_table(m))
+
+def viz_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    config: ConfigOpt = None,
+):
+    """Draw a run's figures (UMAP by labels and clusters, training curves, confusion, composition) into figures/.
+
+    Example: cellvae viz runs/pbmc3k
+    """
+    from cellvae.pipeline import RunPaths, viz_run
+    figs = viz_run(RunPaths(run_dir), _config(config))
+    for name, paths in figs.items(): err_console.print(f"{name}: {', '.join(map(str, paths))}")
+
+def pipeline_cmd(
+    data: Annotated[Optional[Path], typer.Argument(help="An .h5ad of raw counts; omit for the embedded PBMC data.")] = None,
+    config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
+    output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
+    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
+    quiet: QuietOpt = False,
+):
+    """Train, export encoder.onnx, encode, fit and export cluster.onnx, cluster, score and draw: one run folder.
+
+    Example: cellvae pipeline pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
+    """
+    from cellvae.eval import metrics_table
+    from cellvae.pipeline import clear_run, plan, run_folder, run_pipeline
+    cfg = _config(config, **{"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed})
+    run = run_folder(cfg, output_dir, run_id, overwrite)
+    info, _ = plan(data, cfg, run, labels_key, batch_key)
+    if dry_run:
+        _print_table("cellvae pipeline --dry-run: nothing written", info); return
+    if overwrite: clear_run(run)
+    m = run_pipeline(data, cfg, run, labels_key, batch_key, progress=not quiet)
+    typer.echo(metrics_table(m))
+    _print_table("written", {**m["files"], "metrics": run.metrics, "seconds": m["timings"]["total"]})
+
+# %% ../nbs/07_cli.ipynb #c021
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help="cellvae: single-cell representations with a VAE, ONNX encoders and ONNX clustering.")
 
@@ -86,5 +253,7 @@ def _main(
 ):
     _state["verbose"] = verbose
 
-for _name, _fn in [("inspect", inspect_cmd), ("profile", profile_cmd)]:
+COMMANDS = {"pipeline": pipeline_cmd, "train": train_cmd, "encode": encode_cmd, "train-clusters": train_clusters_cmd,
+            "cluster": cluster_cmd, "eval": eval_cmd, "viz": viz_cmd, "inspect": inspect_cmd, "profile": profile_cmd}
+for _name, _fn in COMMANDS.items():
     app.command(_name)(_run(_fn))

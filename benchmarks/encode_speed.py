@@ -1,0 +1,89 @@
+"""Encoding speed and memory: cellvae's ONNX encode path vs torch eager on the same batches.
+
+Not a test: it prints figures. Each measurement runs in a fresh subprocess so that peak RSS is its own
+(reported as the increase over the interpreter's baseline after imports). Run from the repository root:
+
+    python benchmarks/encode_speed.py                  # pbmc3k (if present) and a 100,000-cell synthetic .h5ad
+    python benchmarks/encode_speed.py --cells 20000    # a smaller synthetic file
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
+
+CHILD = r'''
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np, torch
+from cellvae.encode import encode, open_encoder, SampleReader
+from cellvae.data import gene_map
+torch.set_num_threads(1)
+mode, enc_path, sample, bs, vae_dir = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+if mode == "torch":
+    from cellvae.vae import CellVAE
+    model = CellVAE.load(vae_dir)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+if mode == "onnx":
+    z = encode(enc_path, sample, batch_size=bs, threads=1, quiet=True)
+else:  # the same streamed batches, through the torch encoder
+    with SampleReader(sample) as r, torch.no_grad():
+        gm = gene_map(model.genes, r.genes)
+        model.module.eval()
+        z = np.empty((r.n_cells, model.module.latent_dim), np.float32)
+        for s in range(0, r.n_cells, bs):
+            e = min(s + bs, r.n_cells)
+            z[s:e] = model.module.encoder(torch.from_numpy(gm.apply(r.rows(s, e))))[0].numpy()
+dt = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(cells=len(z), seconds=dt, rss_over_baseline_mb=(peak - base) / 1024, peak_rss_mb=peak / 1024)))
+'''
+
+
+def run(mode, enc, sample, bs, vae_dir):
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(enc), str(sample), str(bs), str(vae_dir)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", type=int, default=100_000, help="cells in the synthetic sample")
+    ap.add_argument("--batch-sizes", default="32,1024")
+    args = ap.parse_args()
+    import warnings
+    warnings.simplefilter("ignore")
+    from cellvae.data import preprocess, read_counts, synthetic_counts
+    from cellvae.vae import CellVAE
+    tmp = Path(tempfile.mkdtemp())
+    samples = []
+    if PBMC3K.exists():
+        train = preprocess(read_counts(PBMC3K), n_top_genes=2000)
+        samples.append(("pbmc3k", PBMC3K))
+    else:
+        train = preprocess(synthetic_counts(n_cells=3000, n_genes=5000, seed=0), n_top_genes=2000)
+    model = CellVAE(train)  # untrained weights encode at the same speed as trained ones
+    model.save(tmp / "model")
+    enc = model.export_encoder(tmp / "encoder.onnx")
+    syn = synthetic_counts(n_cells=args.cells, n_genes=train.n_vars, n_types=10, seed=1)
+    syn.var_names = list(train.var_names)
+    t = time.perf_counter()
+    syn.write_h5ad(tmp / "synthetic.h5ad")
+    print(f"wrote a {args.cells:,}-cell synthetic .h5ad in {time.perf_counter() - t:.1f} s")
+    samples.append((f"synthetic {args.cells:,}", tmp / "synthetic.h5ad"))
+    print(f"{'sample':<20} {'batch':>6} {'path':>6} {'cells/s':>10} {'seconds':>8} {'RSS over baseline MB':>21}")
+    for name, path in samples:
+        for bs in map(int, args.batch_sizes.split(",")):
+            for mode in ("onnx", "torch"):
+                r = run(mode, enc, path, bs, tmp / "model")
+                print(f"{name:<20} {bs:>6} {mode:>6} {r['cells'] / r['seconds']:>10,.0f} {r['seconds']:>8.2f} {r['rss_over_baseline_mb']:>21.0f}")
+
+
+if __name__ == "__main__":
+    main()

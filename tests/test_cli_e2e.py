@@ -1,0 +1,97 @@
+"End to end on the command line, as a user runs it: train, encode, train-clusters, cluster, eval, viz, pipeline."
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cellvae.data import synthetic_counts, write_genes
+
+CELLVAE = str(Path(sys.executable).parent / "cellvae")
+pytestmark = pytest.mark.integration
+
+
+def cellvae(*args, cwd):
+    r = subprocess.run([CELLVAE, *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return r
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    "A small trained run and a sample .h5ad whose .genes file lacks some model genes and holds extra ones."
+    d = tmp_path_factory.mktemp("e2e")
+    train = synthetic_counts(n_cells=400, n_genes=120, n_types=4, seed=0)
+    train.write_h5ad(d / "train.h5ad")
+    (d / "small.yaml").write_text("model:\n  hidden_dims: [32]\n  latent_dim: 6\ntrain:\n  max_epochs: 4\ndata:\n  n_top_genes: 100\n")
+    r = cellvae("train", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "t", "--quiet", cwd=d)
+    assert r.returncode == 0, r.stderr
+    sample = synthetic_counts(n_cells=300, n_genes=120, n_types=4, seed=1)
+    genes = [f"extra{j}" if j % 7 == 0 else g for j, g in enumerate(sample.var_names)]  # drops some model genes, adds others
+    sample.var_names = [f"col{j}" for j in range(sample.n_vars)]  # the .genes file, not var_names, names the columns
+    sample.write_h5ad(d / "sample.h5ad")
+    write_genes(genes, d / "sample.genes")
+    return d
+
+
+def _outputs(d):
+    return {n: (d / n).read_bytes() for n in ("sample-encodings.npy", "cluster.onnx", "sample-cluster-labels.npy",
+                                              "sample-cluster-probabilities.npy")}
+
+
+def _run_chain(d):
+    enc = d / "runs" / "t" / "model" / "encoder.onnx"
+    for args in (["encode", enc, "sample.h5ad", "--batch-size", "64", "--quiet"],
+                 ["train-clusters", "sample-encodings.npy", "cluster.onnx", "--min-cluster-size", "10"],
+                 ["cluster", "cluster.onnx", "sample-encodings.npy"]):
+        r = cellvae(*args, cwd=d)
+        assert r.returncode == 0, (args, r.stderr)
+    return _outputs(d)
+
+
+def test_encode_train_clusters_cluster(work):
+    first = _run_chain(work)
+    z = np.load(work / "sample-encodings.npy")
+    labels = np.load(work / "sample-cluster-labels.npy")
+    probs = np.load(work / "sample-cluster-probabilities.npy")
+    assert z.shape == (300, 6) and z.dtype == np.float32
+    assert labels.shape == (300,) and labels.dtype == np.int64 and probs.shape == (300,)
+    assert _run_chain(work) == first  # a second run gives identical files
+    assert not [p for p in work.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_encode_reports_the_overlap(work):
+    enc = work / "runs" / "t" / "model" / "encoder.onnx"
+    r = cellvae("encode", enc, "sample.h5ad", "--output", "o.npy", cwd=work)
+    assert r.returncode == 0 and "sample.genes" in r.stderr and "model genes found" in r.stderr
+
+
+def test_dry_run_writes_nothing(work):
+    r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "dry", "--run-id", "x", "--dry-run", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "nothing written" in r.stderr and not (work / "dry").exists()
+
+
+@pytest.mark.parametrize("cmd", ["pipeline", "train", "encode", "train-clusters", "cluster", "eval", "viz", "inspect", "profile"])
+def test_every_command_has_help_with_an_example(cmd, tmp_path):
+    r = cellvae(cmd, "--help", cwd=tmp_path)
+    assert r.returncode == 0 and "Example: cellvae" in r.stdout
+
+
+def test_pipeline_run_folder(work):
+    r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "p", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    run = work / "runs" / "p"
+    for f in ("config.used.yaml", "metrics.json", "model/model.pt", "model/encoder.onnx", "model/encoder.genes",
+              "model/cluster.onnx", "encodings.npy", "cluster-labels.npy", "adata.h5ad", "figures/umap_labels.png"):
+        assert (run / f).exists(), f
+    m = json.loads((run / "metrics.json").read_text())
+    assert {"train", "annotation", "clustering", "timings"} <= set(m)
+    import anndata as ad
+    a = ad.read_h5ad(run / "adata.h5ad")
+    assert {"X_cellvae", "X_umap"} <= set(a.obsm) and a.obs["cellvae_cluster"].dtype.name == "category"
+    r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "p", cwd=work)
+    assert r.returncode == 1 and "--overwrite" in r.stderr
+    r = cellvae("eval", run, cwd=work)
+    assert r.returncode == 0 and "f1" in r.stdout.lower()

@@ -1,0 +1,121 @@
+"cluster.onnx against hdbscan.approximate_predict: hypothesis fuzzing on blobs, and pbmc3k (slow)."
+import numpy as np
+import pytest
+import hdbscan
+import torch
+from hdbscan import approximate_predict
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from sklearn.datasets import make_blobs
+
+from cellvae.cluster import HDBSCANPredictor, cluster, export_cluster_model
+
+FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+no_clusters_ok = pytest.mark.filterwarnings("ignore:Clusterer does not have any defined clusters")  # all noise, as expected
+
+
+@st.composite
+def blob_cases(draw):
+    "Random blobs plus background noise, sometimes with duplicated cells, and random HDBSCAN settings."
+    seed, dim = draw(st.integers(0, 2**31 - 1)), draw(st.integers(1, 6))
+    n, centers = draw(st.integers(40, 500)), draw(st.integers(1, 6))
+    rng = np.random.default_rng(seed)
+    box = draw(st.floats(1.0, 1000.0))
+    x, _ = make_blobs(n, n_features=dim, centers=centers, cluster_std=draw(st.floats(0.2, 3.0)),
+                      center_box=(-box, box), random_state=seed)
+    x = np.vstack([x, rng.uniform(x.min(0), x.max(0), (int(n * draw(st.floats(0, 0.4))), dim))])
+    if draw(st.booleans()): x = np.vstack([x, x[rng.integers(0, len(x), len(x) // 10)]])  # exact duplicates
+    x = x[rng.permutation(len(x))].astype(np.float32)
+    n_train = int(len(x) * draw(st.floats(0.5, 0.9)))
+    mcs = draw(st.integers(2, 40))
+    ms = draw(st.one_of(st.none(), st.integers(1, 12)))
+    assume(n_train >= max(mcs, 2 * (ms or mcs)) and len(x) > n_train)
+    train, test = x[:n_train], np.vstack([x[n_train:], x[: min(50, n_train)]])  # held-out and training cells
+    kw = dict(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=draw(st.sampled_from(["eom", "leaf"])),
+              allow_single_cluster=draw(st.booleans()))
+    return train, test, hdbscan.HDBSCAN(prediction_data=True, **kw).fit(train)
+
+
+def tied(train, test, k):
+    "Queries whose k+1 nearest training points include two at exactly the same distance (their order is arbitrary)."
+    acc = np.zeros((len(test), len(train)))
+    for j in range(train.shape[1]):  # summed left to right, like sklearn's KD-tree
+        acc += (test[:, None, j].astype(np.float64) - train[None, :, j].astype(np.float64)) ** 2
+    d = np.sort(np.sqrt(acc), 1)[:, : k + 1]
+    return (np.diff(d, axis=1) == 0).any(1)
+
+
+def check_agreement(train, test, clusterer, labels, probs):
+    want_labels, want_probs = approximate_predict(clusterer, test)
+    ok = ~tied(train, test, 2 * (clusterer.min_samples or clusterer.min_cluster_size))
+    np.testing.assert_array_equal(labels[ok], want_labels[ok])
+    np.testing.assert_allclose(probs[ok], want_probs[ok], atol=1e-6, rtol=0)
+    return want_labels, want_probs
+
+
+def mr_nearest_ok(train, test, clusterer, labels, noise):
+    "Each reassigned noise cell has the label of a clustered training point at the least mutual reachability (to float32 rounding)."
+    pdata, ms = clusterer.prediction_data_, clusterer.min_samples or clusterer.min_cluster_size
+    d = np.sqrt(((test[noise, None, :].astype(np.float64) - pdata.raw_data[None]) ** 2).sum(-1))
+    reach = np.maximum(np.maximum(pdata.core_distances[None], np.sort(d, 1)[:, [ms]]), d)
+    reach[:, clusterer.labels_ < 0] = np.inf
+    near = reach <= reach.min(1, keepdims=True) * (1 + 1e-5) + 1e-12
+    return all(lab in set(clusterer.labels_[row]) for lab, row in zip(labels[noise], near))
+
+
+@no_clusters_ok
+@settings(max_examples=100, **FUZZ)
+@given(blob_cases())
+def test_module_matches_approximate_predict(case):
+    "The torch module, eager: labels equal approximate_predict's and probabilities match, except at exact ties."
+    train, test, clusterer = case
+    labels, probs = HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=False)(torch.from_numpy(test))
+    check_agreement(train, test, clusterer, labels.numpy(), probs.numpy())
+    assigned, probs2 = HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=True)(torch.from_numpy(test))
+    assigned, noise = assigned.numpy(), labels.numpy() < 0
+    np.testing.assert_array_equal(assigned[~noise], labels.numpy()[~noise])  # only the noise changes
+    np.testing.assert_array_equal(probs2.numpy(), probs.numpy())
+    if (clusterer.labels_ >= 0).any():
+        assert (assigned >= 0).all() and mr_nearest_ok(train, test, clusterer, assigned, noise)
+
+
+@no_clusters_ok
+@settings(max_examples=4, **FUZZ)
+@given(blob_cases(), st.booleans(), st.sampled_from([1, 7, 4096]))
+def test_onnx_matches_approximate_predict(tmp_path, case, assign_noise, batch_size):
+    "The exported cluster.onnx under onnxruntime: the same agreement, in any chunk size."
+    train, test, clusterer = case
+    path = export_cluster_model(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=assign_noise), tmp_path / "cluster.onnx")
+    labels, probs = cluster(path, test, batch_size=batch_size)
+    want_labels, want_probs = approximate_predict(clusterer, test)
+    clustered = want_labels >= 0
+    ok = ~tied(train, test, 2 * (clusterer.min_samples or clusterer.min_cluster_size))
+    np.testing.assert_array_equal(labels[ok & clustered], want_labels[ok & clustered])
+    np.testing.assert_allclose(probs[ok], want_probs[ok], atol=1e-6, rtol=0)
+    if not assign_noise: np.testing.assert_array_equal(labels[ok], want_labels[ok])
+
+
+def _pbmc_pca10(path):
+    import scanpy as sc
+    adata = sc.read_h5ad(path)
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    sc.pp.pca(adata, n_comps=10, random_state=0)
+    return adata.obsm["X_pca"].astype(np.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mcs, ms, selection", [(13, 10, "leaf"), (25, None, "eom")])
+def test_pbmc3k_onnx_matches_approximate_predict(pbmc3k_path, tmp_path, mcs, ms, selection):
+    "pbmc3k, log-normalised PCA-10: fit on half the cells, predict the other half with cluster.onnx."
+    x = _pbmc_pca10(pbmc3k_path)
+    order = np.random.default_rng(0).permutation(len(x))
+    train, test = x[order[: len(x) // 2]], x[order[len(x) // 2 :]]
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=selection,
+                                prediction_data=True).fit(train)
+    path = export_cluster_model(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=False), tmp_path / "cluster.onnx")
+    queries = np.vstack([test, train])  # held-out cells, and training cells queried as new ones
+    labels, probs = cluster(path, queries)
+    want_labels, want_probs = approximate_predict(clusterer, queries)
+    assert clusterer.labels_.max() >= 2
+    assert (labels == want_labels).mean() >= 0.999
+    np.testing.assert_allclose(probs, want_probs, atol=1e-4, rtol=0)
