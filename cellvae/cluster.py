@@ -14,7 +14,6 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import hdbscan
 import numpy as np
@@ -27,8 +26,7 @@ from torch import nn
 from . import __version__
 from .core import ConfigError, InputError, Keys, atomic_path
 
-if TYPE_CHECKING:
-    from anndata import AnnData
+from anndata import AnnData
 
 # %% auto #0
 __all__ = ['default_cluster_params', 'HDBSCANPredictor', 'ClusterFit', 'fit_clusters', 'export_cluster_model', 'cluster',
