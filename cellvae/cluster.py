@@ -8,10 +8,7 @@ Docs: https://cellvae.github.io/cellvae/cluster.html.md"""
 from __future__ import annotations
 
 import json
-import logging
 import os
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +21,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .core import ConfigError, InputError, Keys, atomic_path
+from .core import ConfigError, Files, InputError, Keys, atomic_path, open_onnx, quiet_export
 
 from anndata import AnnData
 
@@ -237,19 +234,6 @@ def fit_clusters(
                       clusterer.probabilities_.copy(), params, clusterer)
 
 # %% ../nbs/04_cluster.ipynb #c032
-@contextmanager
-def _quiet_export():
-    "Silence the exporter's chatter (missing torchvision, ONNX IR notes, deprecations); errors still raise."
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnx_ir", "onnxscript")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers: lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels): lg.setLevel(level)
-
 def export_cluster_model(
     predictor: HDBSCANPredictor | ClusterFit,  # from `HDBSCANPredictor.from_hdbscan` or `fit_clusters`
     path: str | os.PathLike,                   # where to write, conventionally `Files.CLUSTER` ('cluster.onnx')
@@ -258,7 +242,7 @@ def export_cluster_model(
 ) -> Path:
     "Write `predictor` as one self-contained ONNX file: `encodings` (batch, latent) -> `labels`, `probabilities`."
     predictor = (predictor.predictor if isinstance(predictor, ClusterFit) else predictor).eval()
-    with _quiet_export():
+    with quiet_export():
         program = torch.onnx.export(predictor, (torch.zeros(2, predictor.latent_dim),), dynamo=True, verbose=False,
                                     input_names=["encodings"], output_names=["labels", "probabilities"],
                                     dynamic_shapes=({0: torch.export.Dim("batch")},))
@@ -274,17 +258,7 @@ def export_cluster_model(
 # %% ../nbs/04_cluster.ipynb #c035
 def _load_session(model_path: str | os.PathLike, threads: int | None = None) -> ort.InferenceSession:
     "An onnxruntime session of a cellvae cluster model, or an `InputError` naming the file."
-    path = Path(model_path)
-    if not path.is_file(): raise InputError(f"{path}: no such cluster model; check the path or write one with export_cluster_model.")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads or 0, 1, 3
-    try: session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as e:
-        raise InputError(f"{path} is not a readable ONNX model ({str(e).splitlines()[0][:120]}); pass the {path.name} written by export_cluster_model.") from None
-    names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-    if names != (["encodings"], ["labels", "probabilities"]):
-        raise InputError(f"{path} is an ONNX model but not a cellvae cluster model (inputs {names[0]}, outputs {names[1]}); pass a cluster.onnx.")
-    return session
+    return open_onnx(model_path, Files.CLUSTER, ["encodings"], ["labels", "probabilities"], threads)
 
 def cluster(
     model_path: str | os.PathLike,  # a `cluster.onnx` from `export_cluster_model`

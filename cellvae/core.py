@@ -8,10 +8,12 @@ Docs: https://cellvae.github.io/cellvae/core.html.md"""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CellvaeError', 'InputError', 'ConfigError', 'temp_name', 'atomic_path', 'save_npy', 'write_text', 'write_json',
-           'raise_on_sigterm', 'Keys', 'Files']
+           'raise_on_sigterm', 'quiet_export', 'open_onnx', 'Keys', 'Files']
 
 # %% ../nbs/00b_core.ipynb #c005
 class CellvaeError(Exception):
@@ -89,6 +91,45 @@ def raise_on_sigterm() -> bool:
     return True
 
 # %% ../nbs/00b_core.ipynb #c017
+@contextmanager
+def quiet_export():
+    "Silence torch's ONNX exporter (its loggers and warnings) for the body; errors still raise."
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnx_ir", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers: lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels): lg.setLevel(level)
+
+def open_onnx(
+    path: str | os.PathLike,       # the model file a user passed
+    what: str,                     # its conventional name, for messages (e.g. 'encoder.onnx')
+    inputs: list[str],             # the input names the model must have, in order
+    outputs: list[str],            # the output names it must have, in order
+    threads: int | None = None,    # onnxruntime intra-op threads; None: all cores
+):
+    "An onnxruntime `InferenceSession` of `path`, or an `InputError` naming the file and what to pass."
+    import onnxruntime as ort  # imported here: the rest of core stays light
+    path = Path(path)
+    if not path.exists(): raise InputError(f"{path}: file not found; pass the {what} written by cellvae.")
+    if path.is_dir(): raise InputError(f"{path}: is a directory; pass the {what} file.")
+    if path.stat().st_size == 0: raise InputError(f"{path}: the file is empty; pass the {what} written by cellvae.")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads or 0, 1, 3
+    try: session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise InputError(f"{path}: not a valid ONNX model ({reason}); pass the {what} written by cellvae.") from None
+    names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
+    if names != (inputs, outputs):
+        raise InputError(f"{path}: an ONNX model, but not a cellvae {what} (inputs {names[0]}, outputs {names[1]}; "
+                         f"expected {inputs}, {outputs}); pass the {what} written by cellvae.")
+    return session
+
+# %% ../nbs/00b_core.ipynb #c020
 class Keys:
     "AnnData keys cellvae writes (scanpy conventions: `obsm['X_…']`, categorical `obs` columns)."
     COUNTS = "counts"                  # layer holding raw counts

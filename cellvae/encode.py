@@ -8,7 +8,6 @@ Docs: https://cellvae.github.io/cellvae/encode.html.md"""
 from __future__ import annotations
 
 import os
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
-from .core import Files, InputError, Keys, save_npy
+from .core import Files, InputError, Keys, open_onnx, save_npy
 from .data import GeneMap, check_counts, gene_map, genes_path, read_genes, read_h5ad
 
 # %% auto #0
@@ -42,31 +41,17 @@ class OnnxEncoder:
         "Latent means for raw counts [cells, n_genes] in the model's gene order."
         return self.session.run(None, {"counts": np.ascontiguousarray(counts, dtype=np.float32)})[0]
 
-def _session(path: Path, threads: int | None, what: str):
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    if threads: opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    try: return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception: raise InputError(f"{path}: not a valid ONNX model; pass the {what} written by cellvae.") from None
-
-def _check_model_file(path: Path, what: str) -> Path:
-    if not path.exists(): raise InputError(f"{path}: file not found; pass the {what} written by cellvae.")
-    if path.is_dir(): raise InputError(f"{path}: is a directory; pass the {what} file.")
-    if path.stat().st_size == 0: raise InputError(f"{path}: the file is empty; pass the {what} written by cellvae.")
-    return path
-
 def open_encoder(
     path: str | os.PathLike,              # the `encoder.onnx` file
     genes: str | os.PathLike | None = None,  # its gene list (default: `encoder.genes` beside it)
     threads: int | None = None,           # onnxruntime intra-op threads
 ) -> OnnxEncoder:
     "Open an exported encoder and its gene list, checking that they belong together."
-    path = _check_model_file(Path(path), "encoder.onnx")
-    sess = _session(path, threads, "encoder.onnx")
+    path = Path(path)
+    sess = open_onnx(path, Files.ENCODER, ["counts"], ["latent"], threads)
     ins, outs = sess.get_inputs(), sess.get_outputs()
-    if len(ins) != 1 or ins[0].name != "counts" or len(ins[0].shape) != 2:
-        got = ", ".join(f"{i.name}{i.shape}" for i in ins)
-        raise InputError(f"{path}: not a cellvae encoder (inputs: {got}; expected one input `counts` [cells, genes]).")
+    if len(ins[0].shape) != 2:
+        raise InputError(f"{path}: not a cellvae encoder (input `counts` has shape {ins[0].shape}; expected [cells, genes]).")
     gpath = Path(genes) if genes is not None else genes_path(path)
     if not gpath.exists(): raise InputError(f"{gpath}: the encoder's gene list is missing; it is written beside encoder.onnx as {gpath.name}.")
     model_genes = read_genes(gpath)

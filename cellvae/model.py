@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import logging
 import os
-import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +21,11 @@ from google.protobuf.message import DecodeError
 from torch import Tensor, nn
 
 from . import __version__
-from .core import InputError, atomic_path
+from .core import InputError, atomic_path, quiet_export
 
 # %% auto #0
-__all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'Encoder', 'Decoder', 'log_nb_positive',
-           'log_zinb_positive', 'log_normalize', 'kl_normal', 'LossOutput', 'VAE', 'LatentEncoder', 'genes_checksum',
+__all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
+           'log_nb_positive', 'log_zinb_positive', 'kl_normal', 'LossOutput', 'VAE', 'LatentEncoder', 'genes_checksum',
            'export_encoder', 'read_onnx_metadata']
 
 # %% ../nbs/01_model.ipynb #c008
@@ -87,6 +84,14 @@ class MLP(nn.Module):
         return x
 
 # %% ../nbs/01_model.ipynb #c015
+def log_normalize(
+    counts: Tensor,             # raw counts [b, g]
+    target_sum: float = 1e4,    # counts per cell after scaling
+) -> Tensor:
+    "`log1p` of counts scaled to `target_sum` per cell."
+    return torch.log1p(counts / counts.sum(-1, keepdim=True).clamp(min=1) * target_sum)
+
+# %% ../nbs/01_model.ipynb #c017
 class Encoder(nn.Module):
     "Raw counts (normalised and log1p inside) to the mean and variance of a diagonal Gaussian posterior."
     def __init__(
@@ -111,12 +116,11 @@ class Encoder(nn.Module):
         self.var_eps = var_eps
 
     def forward(self, counts: Tensor, cov: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.input_transform == "log1p": x = torch.log1p(counts)
-        else: x = torch.log1p(counts / counts.sum(-1, keepdim=True).clamp(min=1) * self.target_sum)
+        x = torch.log1p(counts) if self.input_transform == "log1p" else log_normalize(counts, self.target_sum)
         h = self.mlp(x, cov)
         return self.mean(h), torch.exp(self.log_var(h)) + self.var_eps
 
-# %% ../nbs/01_model.ipynb #c018
+# %% ../nbs/01_model.ipynb #c020
 class Decoder(nn.Module):
     "A latent point (and batch one-hot) to the parameters of the counts' distribution."
     def __init__(
@@ -145,7 +149,7 @@ class Decoder(nn.Module):
         if self.likelihood == "zinb": out[K.PX_DROPOUT] = self.dropout_logits(h)
         return out
 
-# %% ../nbs/01_model.ipynb #c021
+# %% ../nbs/01_model.ipynb #c023
 def log_nb_positive(
     x: Tensor,           # counts
     mu: Tensor,          # mean, > 0
@@ -158,7 +162,7 @@ def log_nb_positive(
             + x * (torch.log(mu + eps) - log_theta_mu_eps)
             + torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1))
 
-# %% ../nbs/01_model.ipynb #c023
+# %% ../nbs/01_model.ipynb #c025
 def log_zinb_positive(
     x: Tensor,           # counts
     mu: Tensor,          # mean of the negative binomial part, > 0
@@ -174,14 +178,6 @@ def log_zinb_positive(
     case_non_zero = (-softplus_pi + pi_theta_log + x * (torch.log(mu + eps) - log_theta_mu_eps)
                      + torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1))
     return torch.where(x < eps, case_zero, case_non_zero)
-
-# %% ../nbs/01_model.ipynb #c026
-def log_normalize(
-    counts: Tensor,             # raw counts [b, g]
-    target_sum: float = 1e4,    # counts per cell after scaling
-) -> Tensor:
-    "`log1p` of counts scaled to `target_sum` per cell."
-    return torch.log1p(counts / counts.sum(-1, keepdim=True).clamp(min=1) * target_sum)
 
 # %% ../nbs/01_model.ipynb #c029
 def kl_normal(
@@ -311,24 +307,10 @@ def _check_genes(genes: Sequence[str], n_genes: int) -> list[str]:
         raise InputError(f"genes: names are not unique (e.g. {dup!r}); make them unique before training.")
     return genes
 
-@contextmanager
-def _quiet_export():
-    "Silence the exporter's notices (skipped torchvision ops, torch-internal deprecations) for one export."
-    log = logging.getLogger("torch.onnx")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
-    finally:
-        log.setLevel(level)
-
 def _to_onnx(model: nn.Module, n_genes: int) -> onnx.ModelProto:
     "Export `model` with torch's dynamo exporter, batch axis dynamic, weights inside the proto."
     example = (torch.zeros(2, n_genes),)  # torch.export specialises sizes 0 and 1, so trace with 2
-    with _quiet_export():
+    with quiet_export():
         program = torch.onnx.export(
             model, example, dynamo=True, input_names=[TensorKeys.COUNTS], output_names=[TensorKeys.LATENT],
             dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
