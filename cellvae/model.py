@@ -25,8 +25,8 @@ from .core import InputError, atomic_path, quiet_export
 
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
-           'log_nb_positive', 'log_zinb_positive', 'kl_normal', 'LossOutput', 'VAE', 'LatentEncoder', 'genes_checksum',
-           'export_encoder', 'read_onnx_metadata']
+           'log_nb_positive', 'log_zinb_positive', 'count_log_likelihood', 'kl_normal', 'LossOutput', 'VAE',
+           'LatentEncoder', 'genes_checksum', 'export_encoder', 'read_onnx_metadata']
 
 # %% ../nbs/01_model.ipynb #c008
 class TensorKeys:
@@ -179,7 +179,30 @@ def log_zinb_positive(
                      + torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1))
     return torch.where(x < eps, case_zero, case_non_zero)
 
-# %% ../nbs/01_model.ipynb #c029
+# %% ../nbs/01_model.ipynb #c028
+def count_log_likelihood(
+    x: Tensor,               # counts [b, g]
+    mu: Tensor,              # negative binomial means [b, g], > 0
+    theta: Tensor,           # inverse dispersions [g] or [b, g], > 0
+    pi: Tensor | None = None,  # dropout logits [b, g] for the zero-inflated form; None: negative binomial
+    eps: float = 1e-8,       # keeps the logs finite
+) -> Tensor:
+    "Per-cell log-likelihood [b], summed over genes, of `x` under NB (or ZINB with `pi`); sparse in the non-zero counts."
+    log_theta_mu_eps = torch.log(theta + mu + eps)
+    dense = theta * (torch.log(theta + eps) - log_theta_mu_eps)  # log NB(0): the whole log NB(x) at x = 0
+    r, c = torch.nonzero(x, as_tuple=True)
+    xv, th = x[r, c], (theta[c] if theta.dim() == 1 else theta[r, c])
+    # what log NB(x) adds to log NB(0) at the non-zero counts
+    extra = (xv * (torch.log(mu[r, c] + eps) - log_theta_mu_eps[r, c])
+             + torch.lgamma(xv + th) - torch.lgamma(th) - torch.lgamma(xv + 1))
+    if pi is not None:  # ZINB: log ZINB(0) everywhere; at non-zero counts log(1 - p_dropout) + log NB(x) instead
+        softplus_pi = F.softplus(-pi)
+        nb_zero = dense
+        dense = F.softplus(nb_zero - pi) - softplus_pi
+        extra = extra + (nb_zero - pi - softplus_pi - dense)[r, c]
+    return dense.sum(-1).index_add(0, r, extra)
+
+# %% ../nbs/01_model.ipynb #c032
 def kl_normal(
     qz_m: Tensor,  # posterior means [b, d]
     qz_v: Tensor,  # posterior variances [b, d]
@@ -187,7 +210,7 @@ def kl_normal(
     "KL(N(qz_m, qz_v) || N(0, I)) per cell, summed over latent dimensions."
     return 0.5 * (qz_v + qz_m**2 - 1 - torch.log(qz_v)).sum(-1)
 
-# %% ../nbs/01_model.ipynb #c032
+# %% ../nbs/01_model.ipynb #c035
 @dataclass
 class LossOutput:
     "The loss of a batch of cells, and its parts per cell."
@@ -195,7 +218,7 @@ class LossOutput:
     reconstruction: Tensor  # [b] negative log-likelihood (squared error for gaussian), summed over genes
     kl: Tensor              # [b] KL divergence of the posterior from the prior
 
-# %% ../nbs/01_model.ipynb #c033
+# %% ../nbs/01_model.ipynb #c036
 class VAE(nn.Module):
     "scVI-style variational autoencoder for raw counts, with an optional batch covariate."
     def __init__(
@@ -250,9 +273,9 @@ class VAE(nn.Module):
         if self.likelihood == "gaussian":
             rec = ((g[K.PX_MEAN] - log_normalize(counts, self.target_sum)) ** 2).sum(-1)
         elif self.likelihood == "zinb":
-            rec = -log_zinb_positive(counts, g[K.PX_RATE], g[K.PX_R], g[K.PX_DROPOUT]).sum(-1)
+            rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R], g[K.PX_DROPOUT])
         else:
-            rec = -log_nb_positive(counts, g[K.PX_RATE], g[K.PX_R]).sum(-1)
+            rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R])
         kl = kl_normal(inference_out[K.QZ_M], inference_out[K.QZ_V])
         return LossOutput(loss=(rec + kl_weight * kl).mean(), reconstruction=rec, kl=kl)
 
@@ -262,7 +285,7 @@ class VAE(nn.Module):
         gen = self.generative(inf[TensorKeys.Z], inf[TensorKeys.LIBRARY], batch_index)
         return self.loss(counts, inf, gen, kl_weight)
 
-# %% ../nbs/01_model.ipynb #c044
+# %% ../nbs/01_model.ipynb #c047
 class LatentEncoder(nn.Module):
     "Raw counts [b, n_genes] to the posterior mean [b, latent_dim]: a frozen, eval-mode copy of the encoder."
     def __init__(
@@ -288,14 +311,14 @@ class LatentEncoder(nn.Module):
         cov = self.covariate.expand(counts.shape[0], -1) if self.batch_index is not None else None
         return self.encoder(counts, cov)[0]
 
-# %% ../nbs/01_model.ipynb #c047
+# %% ../nbs/01_model.ipynb #c050
 def genes_checksum(
     genes: Sequence[str],  # gene names in the model's order
 ) -> str:
     "sha256 (hex) of the gene names joined by newlines."
     return hashlib.sha256("\n".join(genes).encode("utf-8")).hexdigest()
 
-# %% ../nbs/01_model.ipynb #c049
+# %% ../nbs/01_model.ipynb #c052
 def _check_genes(genes: Sequence[str], n_genes: int) -> list[str]:
     genes = [str(g) for g in genes]
     if len(genes) != n_genes:
@@ -316,7 +339,7 @@ def _to_onnx(model: nn.Module, n_genes: int) -> onnx.ModelProto:
             dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
     return program.model_proto
 
-# %% ../nbs/01_model.ipynb #c052
+# %% ../nbs/01_model.ipynb #c055
 def export_encoder(
     vae: VAE,                              # the trained model
     path: str | os.PathLike,               # the `.onnx` file to write (e.g. `Files.ENCODER`)
@@ -349,7 +372,7 @@ def export_encoder(
                 tmp_genes.write_text("\n".join(genes) + "\n", encoding="utf-8")
     return path
 
-# %% ../nbs/01_model.ipynb #c054
+# %% ../nbs/01_model.ipynb #c057
 def read_onnx_metadata(
     path: str | os.PathLike,  # an ONNX file
 ) -> dict[str, str]:

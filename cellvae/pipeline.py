@@ -147,10 +147,14 @@ def train_run(
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)
     with _stage(timings, "export_encoder"):
         model.export_encoder(run.encoder)
+    train = hist.to_dict()  # clock times go under "timings", so the rest of metrics.json is reproducible
+    train["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in train["history"]]
+    timings["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
+    del train["seconds"]
     metrics = {"cellvae_version": cellvae.__version__, "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA,
                "labels_key": labels_key, "batch_key": batch_key},
-               "train": {k: v for k, v in hist.to_dict().items()}, "runtime": {"device": rt.device, "threads": rt.threads,
-               "batch_size": rt.batch_size}, "timings": timings}
+               "train": train, "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size},
+               "timings": timings}
     write_json(run.metrics, metrics)
     return model, hvg, metrics
 
