@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CellvaeError', 'InputError', 'ConfigError', 'temp_name', 'atomic_path', 'save_npy', 'write_text', 'write_json',
-           'raise_on_sigterm', 'quiet_export', 'open_onnx', 'Keys', 'Files']
+__all__ = ['CellvaeError', 'InputError', 'ConfigError', 'OutputError', 'temp_name', 'atomic_path', 'save_npy', 'write_text',
+           'write_json', 'raise_on_sigterm', 'quiet_export', 'open_onnx', 'Keys', 'Files']
 
 # %% ../nbs/00b_core.ipynb #c005
 class CellvaeError(Exception):
@@ -32,6 +32,9 @@ class InputError(CellvaeError, ValueError):
 
 class ConfigError(CellvaeError, ValueError):
     "A configuration file, environment value or option that is unknown or ill-typed."
+
+class OutputError(CellvaeError, OSError):
+    "An output that could not be written (a full disk, a missing permission), naming the file."
 
 # %% ../nbs/00b_core.ipynb #c008
 def temp_name(path: Path) -> Path:
@@ -51,6 +54,15 @@ def atomic_path(
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to the temporary file for {path}")
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, CellvaeError): raise
+        # writers fail with messages that do not name the file (numpy: "2000 requested and 992 written")
+        reason = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        err = OutputError(f"{path}: could not be written ({reason}); any previous file is unchanged: "
+                          "free some space or write elsewhere.")
+        err.errno = e.errno
+        raise err from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

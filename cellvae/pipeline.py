@@ -26,8 +26,8 @@ from .settings import Config, load_config, read_profile, find_profile, resolve_r
 
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'default_labels_key', 'plan', 'train_run', 'load_encodings',
-           'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'run_pipeline', 'eval_run', 'eval_encodings',
-           'viz_run']
+           'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'write_h5ad', 'run_pipeline', 'eval_run',
+           'eval_encodings', 'viz_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -147,10 +147,8 @@ def train_run(
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)
     with _stage(timings, "export_encoder"):
         model.export_encoder(run.encoder)
-    train = hist.to_dict()  # clock times go under "timings", so the rest of metrics.json is reproducible
-    train["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in train["history"]]
+    train = hist.to_dict(timings=False)  # clock times go under "timings", so the rest of metrics.json is reproducible
     timings["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
-    del train["seconds"]
     metrics = {"cellvae_version": cellvae.__version__, "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA,
                "labels_key": labels_key, "batch_key": batch_key},
                "train": train, "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size},
@@ -219,6 +217,24 @@ def cluster_file(
     return lp, pp
 
 # %% ../nbs/06a_pipeline.ipynb #c019
+def write_h5ad(
+    adata: ad.AnnData,               # what to write
+    path: str | os.PathLike,         # the `.h5ad` file
+    compression: str | None = "gzip",  # gzip | lzf | None
+) -> Path:
+    "Write `adata` to `path` as `.h5ad`, atomically, with no HDF5 I/O on the disk itself."
+    import io
+    import h5py
+    from anndata.io import write_elem
+    adata.strings_to_categoricals()  # as AnnData.write_h5ad does
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        write_elem(f, "/", adata, dataset_kwargs={"compression": compression} if compression else {})
+    path = Path(path)
+    with atomic_path(path) as tmp: tmp.write_bytes(buf.getbuffer())
+    return path
+
+# %% ../nbs/06a_pipeline.ipynb #c022
 def run_pipeline(
     data: str | os.PathLike | None,    # counts file, or None for the embedded PBMC data
     cfg: Config,                        # the configuration
@@ -271,7 +287,7 @@ def run_pipeline(
             out.uns[Keys.UNS] = {**out.uns.get(Keys.UNS, {}), "params": {"labels_key": labels_key, "batch_key": batch_key,
                                  "seed": cfg.seed, "run": run.root.name}}
             comp = None if cfg.artifacts.compression == "none" else cfg.artifacts.compression
-            with atomic_path(run.adata) as tmp: out.write_h5ad(tmp, compression=comp)
+            write_h5ad(out, run.adata, compression=comp)
     timings["total"] = round(time.perf_counter() - t0, 3)
     metrics["timings"] = timings
     metrics["files"] = {k: str(v) for k, v in dict(encoder=run.encoder, cluster=run.cluster, encodings=run.encodings,
@@ -285,7 +301,7 @@ def _held_out_score(model, hvg) -> dict:
     va, codes = model.val_idx, model.batch_codes(hvg)
     return reconstruction_score(model.module, hvg.layers[Keys.COUNTS][va], batch_index=None if codes is None else codes[va])
 
-# %% ../nbs/06a_pipeline.ipynb #c021
+# %% ../nbs/06a_pipeline.ipynb #c024
 def _read_run_adata(run: RunPaths) -> ad.AnnData:
     from cellvae.data import read_h5ad
     if not run.root.is_dir(): raise InputError(f"{run.root}: not a run folder; pass the folder a cellvae run wrote.")

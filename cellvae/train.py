@@ -52,9 +52,13 @@ class TrainResult:
     @property
     def epochs(self) -> int: return len(self.history)
 
-    def to_dict(self) -> dict:
-        "Plain data for `metrics.json`."
-        return {**asdict(self), "epochs": self.epochs}
+    def to_dict(self, timings: bool = True) -> dict:
+        "Plain data for `metrics.json`; `timings=False` leaves out the clock times, so equal runs give equal dicts."
+        d = {**asdict(self), "epochs": self.epochs}
+        if not timings:
+            del d["seconds"]
+            d["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in d["history"]]
+        return d
 
 # %% ../nbs/02_train.ipynb #c013
 def _to(batch: dict, device) -> dict: return {k: v.to(device) for k, v in batch.items()}
@@ -83,8 +87,8 @@ def validation_loss(
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     "Write a training checkpoint atomically."
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)  # through a file object: the archive's records are not named after the temporary file
     return path
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -94,7 +98,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try: return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e: raise InputError(f"{path}: not a readable cellvae checkpoint ({type(e).__name__}); it may be truncated.") from None
 
-# %% ../nbs/02_train.ipynb #c017
+# %% ../nbs/02_train.ipynb #c018
 def _progress(enabled: bool, total: int):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -126,8 +130,12 @@ def train_vae(
     res, best_state, bad, start = TrainResult(), copy.deepcopy(module.state_dict()), 0, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ck = load_checkpoint(checkpoint)
-        module.load_state_dict(ck["module"]); opt.load_state_dict(ck["optimizer"]); torch.set_rng_state(ck["rng"])
-        best_state, bad, start = ck["best_state"], ck["bad_epochs"], ck["epoch"] + 1
+        try:
+            module.load_state_dict(ck["module"]); opt.load_state_dict(ck["optimizer"]); torch.set_rng_state(ck["rng"])
+            best_state, bad, start = ck["best_state"], ck["bad_epochs"], ck["epoch"] + 1
+        except (RuntimeError, ValueError, KeyError, TypeError):
+            raise InputError(f"{checkpoint}: the checkpoint does not fit this model; resume with the run's own config "
+                             "(its config.used.yaml).") from None
         res = TrainResult(history=ck["history"], best_epoch=ck["best_epoch"], best_val_loss=ck["best_val_loss"],
                           seconds=ck["seconds"])
     t0 = time.perf_counter() - res.seconds

@@ -172,10 +172,11 @@ def save(self: CellVAE, path: str | os.PathLike, overwrite: bool = False) -> Pat
     if (d / Files.WEIGHTS).exists() and not overwrite:
         raise InputError(f"{d}: holds a saved model already; pass overwrite=True (--overwrite) to replace it.")
     d.mkdir(parents=True, exist_ok=True)
-    with atomic_path(d / Files.WEIGHTS) as tmp: torch.save(self.module.state_dict(), tmp)
+    with atomic_path(d / Files.WEIGHTS) as tmp, open(tmp, "wb") as f: torch.save(self.module.state_dict(), f)
+    # the history without clock times, so that the same training writes the same file
+    history = None if self.history is None else self.history.to_dict(timings=False)
     meta = dict(cellvae_version=cellvae.__version__, init_params=self.init_params, genes=self.genes,
-                batch_categories=self.batch_categories, module=self.module.hparams,
-                history=None if self.history is None else self.history.to_dict())
+                batch_categories=self.batch_categories, module=self.module.hparams, history=history)
     write_json(d / Files.MODEL_PARAMS, meta)
     return d
 
