@@ -7,25 +7,50 @@ Docs: https://cellvae.github.io/cellvae/cli.html.md"""
 # %% ../nbs/07_cli.ipynb #c002
 from __future__ import annotations
 
+import errno
 import functools
+import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 import cellvae
-from .core import CellvaeError, raise_on_sigterm
+from .core import _OS_HINTS, CellvaeError, raise_on_sigterm
+from .settings import SEED_MAX
 
 # %% auto #0
 __all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
-           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'app', 'COMMANDS', 'profile_cmd', 'inspect_cmd', 'train_cmd',
-           'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
+           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'app', 'COMMANDS', 'OneLineUsage', 'profile_cmd', 'inspect_cmd',
+           'train_cmd', 'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
 _state = {"verbose": False}
+
+def _error(msg: str):
+    "Print one error line to stderr, as plain text after the red `Error:`."
+    err_console.print(f"[bold red]Error:[/] {escape(msg)}", soft_wrap=True)
+
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{8}\.tmp(?P<suffix>\.[^.]*)?$")  # `cellvae.core.temp_name`'s pattern
+
+def _final_name(path) -> str:
+    "The file a user asked for: a hidden temporary name (`.x.1a2b3c4d.tmp.npy`) maps back to `x.npy`."
+    p = Path(str(path))
+    m = _TEMP.match(p.name)
+    return str(p.with_name(m["stem"] + (m["suffix"] or ""))) if m else str(p)
+
+def _os_message(e: OSError) -> str | None:
+    "One line for an `OSError` the user's files or disk caused, naming the file; None for any other."
+    hint = _OS_HINTS.get(e.errno)
+    name = e.filename2 if e.errno == errno.EISDIR and e.filename2 is not None else e.filename
+    if hint is None or name is None or isinstance(name, int): return None
+    return f"{_final_name(name)}: {hint}."
 
 def _run(fn):
     "Wrap a command: one clear line and exit 1 for user errors, 130 on interruption."
@@ -36,19 +61,47 @@ def _run(fn):
             return fn(*args, **kwargs)
         except CellvaeError as e:
             if _state["verbose"]: err_console.print_exception()
-            err_console.print(f"[bold red]Error:[/] {e}", soft_wrap=True)
+            _error(str(e))
+            raise typer.Exit(1)
+        except OSError as e:
+            msg = _os_message(e)
+            if msg is None: raise
+            if _state["verbose"]: err_console.print_exception()
+            _error(msg)
             raise typer.Exit(1)
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted[/]; partial outputs were removed.")
             raise typer.Exit(130)
     return wrapper
 
+# %% ../nbs/07_cli.ipynb #c009
+# click's UsageError, wherever this Typer takes click from (recent Typer versions vendor it)
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+@contextmanager
+def _usage_in_one_line():
+    try: yield
+    except _UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError": raise  # `cellvae` with no arguments: the help
+        where = e.ctx.command_path if e.ctx is not None else "cellvae"
+        msg = e.format_message().rstrip(".")
+        _error(f"{msg} See {where} --help." if msg.endswith("?") else f"{msg}; see {where} --help.")
+        raise typer.Exit(2)
+
+class OneLineUsage(TyperGroup):
+    "Typer's command group, with usage errors (the command line's own mistakes) in one line, exit code 2."
+    def make_context(self, *args, **kwargs):
+        with _usage_in_one_line(): return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _usage_in_one_line(): return super().invoke(ctx)
+
 def _version_callback(value: bool):
     if value:
         typer.echo(f"cellvae {cellvae.__version__}")
         raise typer.Exit()
 
-# %% ../nbs/07_cli.ipynb #c008
+# %% ../nbs/07_cli.ipynb #c011
 def profile_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the profile.")] = Path("config.yml"),
 ):
@@ -58,9 +111,9 @@ def profile_cmd(
     """
     from cellvae.settings import write_profile
     p = write_profile(output)
-    err_console.print(f"Wrote the machine profile to {p}")
+    err_console.print(f"Wrote the machine profile to {escape(str(p))}")
 
-# %% ../nbs/07_cli.ipynb #c009
+# %% ../nbs/07_cli.ipynb #c012
 def inspect_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad, 10x .h5 or 10x matrix folder; omit for the embedded PBMC data.")] = None,
     layer: Annotated[Optional[str], typer.Option(help="The layer holding raw counts (default: X).")] = None,
@@ -77,7 +130,7 @@ def inspect_cmd(
     info = inspect_data(data, cfg)
     for k, v in info.items(): typer.echo(f"{k}: {v}")
 
-# %% ../nbs/07_cli.ipynb #c011
+# %% ../nbs/07_cli.ipynb #c014
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML file overriding the default config.", rich_help_panel="Configuration")]
 LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="The layer holding raw counts (default: X).", rich_help_panel="Data")]
 LabelsOpt = Annotated[Optional[str], typer.Option("--labels-key", help="obs column with known cell types (default: cell_type if present).", rich_help_panel="Data")]
@@ -87,7 +140,7 @@ RunIdOpt = Annotated[Optional[str], typer.Option("--run-id", help="Name of the r
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder of the same name.", rich_help_panel="Output")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--max-epochs", min=1, help="Upper bound on training epochs.", rich_help_panel="Training")]
 BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per training mini-batch.", rich_help_panel="Training")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 def _config(config, **overrides):
@@ -97,11 +150,11 @@ def _config(config, **overrides):
 def _print_table(title: str, rows: dict):
     from rich.table import Table
     t = Table(show_header=False)
-    for k, v in rows.items(): t.add_row(str(k), str(v))
-    err_console.print(f"[bold]{title}[/]", soft_wrap=True)
+    for k, v in rows.items(): t.add_row(escape(str(k)), escape(str(v)))
+    err_console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)
     err_console.print(t)
 
-# %% ../nbs/07_cli.ipynb #c013
+# %% ../nbs/07_cli.ipynb #c016
 def train_cmd(
     data: Annotated[Path, typer.Argument(help="An .h5ad (or 10x .h5 / matrix folder) of raw counts.")],
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
@@ -116,10 +169,15 @@ def train_cmd(
     Example: cellvae train pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
     from cellvae.pipeline import RunPaths, clear_run, plan, run_folder, train_run
-    cfg = _config(config, **{"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed})
-    run = RunPaths(resume) if resume else run_folder(cfg, output_dir, run_id, overwrite)
-    if resume and not run.checkpoint.exists():
-        raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
+    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed}
+    if resume:  # the run's own config (the model must be the one in the checkpoint), then any options given
+        run = RunPaths(resume)
+        if not run.checkpoint.exists():
+            raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
+        cfg = _config(config or (run.config if run.config.exists() else None), **overrides)
+    else:
+        cfg = _config(config, **overrides)
+        run = run_folder(cfg, output_dir, run_id, overwrite)
     info, adata = plan(data, cfg, run, labels_key, batch_key)
     if dry_run:
         _print_table("cellvae train --dry-run: nothing written", info); return
@@ -129,7 +187,7 @@ def train_cmd(
                                    "best validation loss": f"{metrics['train']['best_val_loss']:.2f}", "run folder": run.root,
                                    "encoder": run.encoder})
 
-# %% ../nbs/07_cli.ipynb #c015
+# %% ../nbs/07_cli.ipynb #c018
 def encode_cmd(
     encoder: Annotated[Path, typer.Argument(help="The encoder.onnx of a trained model (its encoder.genes beside it).")],
     sample: Annotated[Path, typer.Argument(help="The sample .h5ad to encode.")],
@@ -147,9 +205,9 @@ def encode_cmd(
     cfg = _config(config)
     p = encode_file(encoder, sample, output, genes=genes, layer=layer, batch_size=batch_size, num_samples=num_samples,
                     threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap, quiet=quiet)
-    err_console.print(f"Wrote {p}")
+    err_console.print(f"Wrote {escape(str(p))}")
 
-# %% ../nbs/07_cli.ipynb #c017
+# %% ../nbs/07_cli.ipynb #c020
 def train_clusters_cmd(
     encodings: Annotated[Path, typer.Argument(help="Encodings (.npy, cells x latent_dim) to fit HDBSCAN on.")],
     cluster_onnx: Annotated[Path, typer.Argument(help="Where to write the clustering model (cluster.onnx).")],
@@ -168,7 +226,7 @@ def train_clusters_cmd(
     cfg = _config(config, **{"cluster.min_cluster_size": min_cluster_size, "cluster.min_samples": min_samples,
                              "cluster.selection": selection, "cluster.assign_noise": assign_noise})
     p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples)
-    err_console.print(f"Wrote {p}")
+    err_console.print(f"Wrote {escape(str(p))}")
 
 def cluster_cmd(
     cluster_onnx: Annotated[Path, typer.Argument(help="A cluster.onnx written by train-clusters.")],
@@ -183,9 +241,9 @@ def cluster_cmd(
     """
     from cellvae.pipeline import cluster_file
     labels, probs = cluster_file(cluster_onnx, encodings, output, batch_size=batch_size, num_samples=num_samples)
-    err_console.print(f"Wrote {labels} and {probs}")
+    err_console.print(f"Wrote {escape(str(labels))} and {escape(str(probs))}")
 
-# %% ../nbs/07_cli.ipynb #c019
+# %% ../nbs/07_cli.ipynb #c022
 def eval_cmd(
     run_dir: Annotated[Optional[Path], typer.Argument(help="A run folder (or give --encodings and --data).")] = None,
     encodings: Annotated[Optional[Path], typer.Option("--encodings", help="An encodings .npy to score instead of a run.")] = None,
@@ -197,13 +255,13 @@ def eval_cmd(
 
     Example: cellvae eval runs/pbmc3k   or   cellvae eval --encodings s-encodings.npy --data s.h5ad --labels-key cell_type
     """
-    from cellvae.eval import metrics_table
     from cellvae.pipeline import RunPaths, eval_encodings, eval_run
     cfg = _config(config)
     if run_dir is not None: m = eval_run(RunPaths(run_dir), cfg, labels_key)
     elif encodings is not None and data is not None:
         m = eval_encodings(encodings, data, labels_key or "cell_type", cfg, clusters)
     else: raise CellvaeError("give a run folder, or --encodings with --data (and --labels-key).")
+    from cellvae.eval import metrics_table  # imported late: scikit-learn is slow to load, and mistakes need not wait for it
     typer.echo(metrics_table(m))
 
 def viz_cmd(
@@ -216,7 +274,7 @@ def viz_cmd(
     """
     from cellvae.pipeline import RunPaths, viz_run
     figs = viz_run(RunPaths(run_dir), _config(config))
-    for name, paths in figs.items(): err_console.print(f"{name}: {', '.join(map(str, paths))}")
+    for name, paths in figs.items(): err_console.print(escape(f"{name}: {', '.join(map(str, paths))}"))
 
 def pipeline_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad of raw counts; omit for the embedded PBMC data.")] = None,
@@ -230,7 +288,6 @@ def pipeline_cmd(
 
     Example: cellvae pipeline pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
-    from cellvae.eval import metrics_table
     from cellvae.pipeline import clear_run, plan, run_folder, run_pipeline
     cfg = _config(config, **{"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed})
     run = run_folder(cfg, output_dir, run_id, overwrite)
@@ -239,11 +296,12 @@ def pipeline_cmd(
         _print_table("cellvae pipeline --dry-run: nothing written", info); return
     if overwrite: clear_run(run)
     m = run_pipeline(data, cfg, run, labels_key, batch_key, progress=not quiet)
+    from cellvae.eval import metrics_table
     typer.echo(metrics_table(m))
     _print_table("written", {**m["files"], "metrics": run.metrics, "seconds": m["timings"]["total"]})
 
-# %% ../nbs/07_cli.ipynb #c021
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+# %% ../nbs/07_cli.ipynb #c024
+app = typer.Typer(cls=OneLineUsage, no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help="cellvae: single-cell representations with a VAE, ONNX encoders and ONNX clustering.")
 
 @app.callback()

@@ -7,6 +7,8 @@ Docs: https://cellvae.github.io/cellvae/core.html.md"""
 # %% ../nbs/00b_core.ipynb #c002
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -21,7 +23,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CellvaeError', 'InputError', 'ConfigError', 'OutputError', 'temp_name', 'atomic_path', 'save_npy', 'write_text',
-           'write_json', 'raise_on_sigterm', 'quiet_export', 'open_onnx', 'Keys', 'Files']
+           'write_json', 'raise_on_sigterm', 'quiet_export', 'open_onnx', 'genes_checksum', 'Keys', 'Files']
 
 # %% ../nbs/00b_core.ipynb #c005
 class CellvaeError(Exception):
@@ -42,6 +44,26 @@ def temp_name(path: Path) -> Path:
     path = Path(path)
     return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
 
+_OS_HINTS = {  # what an OSError's errno means to someone writing or reading their files
+    errno.EACCES: "permission denied; check the permissions of the file and its folder, or choose another path",
+    errno.EPERM: "operation not permitted; check the permissions of the file and its folder, or choose another path",
+    errno.EROFS: "the file system is read-only; choose another path",
+    errno.EISDIR: "is a directory; pass a file name",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; check the path",
+    errno.ENOSPC: "no space left on the device; free some space or choose another path",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another path",
+    errno.EFBIG: "the file is too large for the file system or the file-size limit; choose another path",
+}
+
+def _write_error(path: Path, e: OSError) -> OutputError:
+    "An `OutputError` naming the final `path` for an `OSError` raised while writing it."
+    # writers often fail without a file name or an errno (numpy: "2000 requested and 992 written")
+    reason = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+    hint = _OS_HINTS.get(e.errno, f"could not be written ({reason}); if the disk is full, free some space or choose another path")
+    err = OutputError(f"{path}: {hint}; any previous file is unchanged.")
+    err.errno = e.errno
+    return err
+
 @contextmanager
 def atomic_path(
     path: str | os.PathLike,  # the final file name
@@ -57,12 +79,7 @@ def atomic_path(
     except OSError as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, CellvaeError): raise
-        # writers fail with messages that do not name the file (numpy: "2000 requested and 992 written")
-        reason = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-        err = OutputError(f"{path}: could not be written ({reason}); any previous file is unchanged: "
-                          "free some space or write elsewhere.")
-        err.errno = e.errno
-        raise err from e
+        raise _write_error(path, e) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -142,6 +159,13 @@ def open_onnx(
     return session
 
 # %% ../nbs/00b_core.ipynb #c020
+def genes_checksum(
+    genes,  # gene names in the model's order
+) -> str:
+    "sha256 (hex) of the gene names joined by newlines (a `.genes` file's text without its last newline)."
+    return hashlib.sha256("\n".join(genes).encode("utf-8")).hexdigest()
+
+# %% ../nbs/00b_core.ipynb #c023
 class Keys:
     "AnnData keys cellvae writes (scanpy conventions: `obsm['X_…']`, categorical `obs` columns)."
     COUNTS = "counts"                  # layer holding raw counts

@@ -21,9 +21,9 @@ import scipy.sparse as sp
 from .core import InputError, Keys, write_text
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'is_hdf5', 'read_h5ad', 'check_counts', 'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess',
-           'split_indices', 'DataAdapter', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap',
-           'gene_map', 'resolve_data_path', 'load_dataset', 'inspect_data']
+__all__ = ['DEFAULT_DATA', 'is_hdf5', 'read_h5ad', 'check_counts', 'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k',
+           'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter', 'genes_path', 'parse_genes', 'read_genes',
+           'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -45,7 +45,9 @@ def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
     if not is_hdf5(path):
         raise InputError(f"{path}: not an HDF5 file, so not an .h5ad; check that it is the file you meant (a complete .h5ad).")
     try:
-        return ad.read_h5ad(path, backed=backed)
+        with warnings.catch_warnings():  # cellvae reports duplicate gene names itself, in one line
+            warnings.filterwarnings("ignore", message="Variable names are not unique")
+            return ad.read_h5ad(path, backed=backed)
     except Exception as e:  # h5py/anndata raise many types for damaged files
         raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no detail'}); "
                          "the file may be truncated or corrupt: copy it again.") from None
@@ -74,13 +76,20 @@ def check_counts(
         raise InputError(f"{source}: {what} value{'s' if sum(bad.values()) > 1 else ''} where raw counts are required.{hint}")
 
 # %% ../nbs/00_data.ipynb #c010
+def looks_like_counts(values) -> bool:
+    "Do these stored values (a sample of them will do) look like raw counts: finite, non-negative, whole?"
+    v = np.asarray(values).ravel()
+    if not v.size or not np.issubdtype(v.dtype, np.number): return False
+    return bool(np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(v == np.round(v)))
+
 def _count_layers(adata) -> list[str]:
     "Layers whose stored values look like counts (a cheap look at the first values)."
-    out = []
-    for k, m in adata.layers.items():
-        v = _values(m)[:10_000]
-        if v.size and np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(v == np.round(v)): out.append(k)
-    return out
+    return [k for k, m in adata.layers.items() if looks_like_counts(_values(m)[:10_000])]
+
+def counts_hint(layers: Sequence[str]) -> str:
+    "What to do when X is not counts: pass the first layer that looks like counts, else give raw counts."
+    if layers: return f" Pass --layer {layers[0]} to read the raw counts in layers['{layers[0]}']."
+    return " Give the raw (unnormalised) UMI counts."
 
 def read_counts(
     path: str | os.PathLike,   # `.h5ad`, 10x `.h5`, or a 10x matrix folder
@@ -113,16 +122,14 @@ def _as_counts(adata: ad.AnnData, source: str, layer: str | None) -> ad.AnnData:
         raise InputError(f"{source}: no layer `{layer}` (layers: {avail}); pass a layer that holds raw counts, or none to read X.")
     X = adata.X if layer is None else adata.layers[layer]
     field = "X" if layer is None else f"layers['{layer}']"
-    cands = [k for k in _count_layers(adata) if k != layer]
-    hint = f" Pass --layer {cands[0]} to read the raw counts in layers['{cands[0]}']." if cands else " Give the raw (unnormalised) UMI counts."
-    check_counts(X, f"{source}: {field}", hint)
+    check_counts(X, f"{source}: {field}", counts_hint([k for k in _count_layers(adata) if k != layer]))
     counts = sp.csr_matrix(X, dtype=np.float32)
     counts.sort_indices()
     out = ad.AnnData(X=counts.copy(), obs=adata.obs.copy(), var=adata.var.copy())
     out.layers[Keys.COUNTS] = counts
     return out
 
-# %% ../nbs/00_data.ipynb #c012
+# %% ../nbs/00_data.ipynb #c014
 def pbmc68k() -> ad.AnnData:
     "The 700 PBMCs shipped with scanpy, as raw counts (765 genes), with `obs['cell_type']`."
     import scanpy as sc
@@ -141,7 +148,7 @@ def pbmc68k() -> ad.AnnData:
     adata.layers[Keys.COUNTS] = adata.X.copy()
     return adata
 
-# %% ../nbs/00_data.ipynb #c015
+# %% ../nbs/00_data.ipynb #c017
 def synthetic_counts(
     n_cells: int = 600,      # cells
     n_genes: int = 300,      # genes
@@ -174,7 +181,7 @@ def synthetic_counts(
     adata.layers[Keys.COUNTS] = adata.X.copy()
     return adata
 
-# %% ../nbs/00_data.ipynb #c018
+# %% ../nbs/00_data.ipynb #c020
 def preprocess(
     adata: ad.AnnData,         # counts in `layers[layer]` (as `read_counts` returns)
     n_top_genes: int = 2000,   # highly variable genes to keep (all genes if there are fewer)
@@ -201,7 +208,7 @@ def preprocess(
                                       "flavor": flavor, "layer": layer}}
     return a
 
-# %% ../nbs/00_data.ipynb #c021
+# %% ../nbs/00_data.ipynb #c023
 def split_indices(
     n_cells: int,                  # number of cells
     val_fraction: float = 0.1,     # fraction held out
@@ -222,7 +229,7 @@ def split_indices(
     tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=strat)
     return np.sort(tr), np.sort(va)
 
-# %% ../nbs/00_data.ipynb #c024
+# %% ../nbs/00_data.ipynb #c026
 class DataAdapter:
     "Seeded train/validation mini-batches of raw counts (and batch indices) as dense float32 tensors."
     def __init__(
@@ -279,7 +286,7 @@ class DataAdapter:
         return dict(n_cells=self.n_cells, n_genes=int(self.n_genes_in), num_hvgs=self.n_genes, n_train=len(self.train_idx),
                     n_val=len(self.val_idx), n_batches=self.n_batches, batch_size=self.batch_size)
 
-# %% ../nbs/00_data.ipynb #c027
+# %% ../nbs/00_data.ipynb #c029
 def genes_path(path: str | os.PathLike) -> Path:
     "The default `.genes` file of an `.h5ad` or `.onnx` file: same folder, same root name."
     return Path(path).with_suffix(".genes")
@@ -311,7 +318,7 @@ def write_genes(genes: Sequence[str], path: str | os.PathLike) -> Path:
     parse_genes(text, str(path))
     return write_text(path, text)
 
-# %% ../nbs/00_data.ipynb #c030
+# %% ../nbs/00_data.ipynb #c032
 @dataclass
 class GeneMap:
     "Where each model gene is in a sample: `source[j]` is the sample column of model gene j, or -1."
@@ -344,10 +351,10 @@ class GeneMap:
         "One line: how many model genes the sample holds."
         return f"{self.n_overlap:,} of {len(self.model_genes):,} model genes found in the sample ({100 * self.fraction:.1f}%)"
 
-def _dups(genes, source):
+def _dups(genes, source, fix):
     s = pd.Series([str(g) for g in genes])
     d = s[s.duplicated()].unique()
-    if len(d): raise InputError(f"{source}: {len(d)} duplicate gene name{'s' if len(d) > 1 else ''} ({', '.join(d[:5])}); gene names must be unique.")
+    if len(d): raise InputError(f"{source}: {len(d)} duplicate gene name{'s' if len(d) > 1 else ''} ({', '.join(d[:5])}); {fix}.")
 
 def gene_map(
     model_genes: Sequence[str],   # the model's genes, in its order
@@ -357,7 +364,9 @@ def gene_map(
     model: str = "model",         # names the model in messages
 ) -> GeneMap:
     "Map `sample_genes` onto `model_genes`; error on no overlap or duplicates, warn on a small overlap."
-    _dups(model_genes, f"{model} gene list"); _dups(sample_genes, f"{sample} gene list")
+    if not len(sample_genes): raise InputError(f"{sample}: holds no genes; give a sample with genes.")
+    _dups(model_genes, f"{model} gene list", "use the gene list exported with the model")
+    _dups(sample_genes, sample, "make them unique (adata.var_names_make_unique(), then save) or pass --genes with a list of unique names")
     src = pd.Index([str(g) for g in sample_genes]).get_indexer([str(g) for g in model_genes]).astype(np.int64)
     gm = GeneMap(list(model_genes), src, len(sample_genes))
     if gm.n_overlap == 0:
@@ -368,7 +377,7 @@ def gene_map(
         warnings.warn(f"{sample}: only {gm.summary()}; encodings of this sample may be unreliable.", stacklevel=2)
     return gm
 
-# %% ../nbs/00_data.ipynb #c034
+# %% ../nbs/00_data.ipynb #c036
 DEFAULT_DATA = "pbmc68k (embedded in scanpy)"
 
 def resolve_data_path(path: str | os.PathLike, data_root: str | os.PathLike | None = None) -> Path:

@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
-from .core import Files, InputError, Keys, open_onnx, save_npy
-from .data import GeneMap, check_counts, gene_map, genes_path, read_genes, read_h5ad
+from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
+from .data import GeneMap, check_counts, counts_hint, gene_map, genes_path, looks_like_counts, read_genes, read_h5ad
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
@@ -59,6 +59,9 @@ def open_encoder(
     if isinstance(width, int) and width != len(model_genes):
         raise InputError(f"{path}: the encoder takes {width} genes but {gpath} lists {len(model_genes)}; use the gene list exported with this encoder.")
     meta = dict(sess.get_modelmeta().custom_metadata_map)
+    if "genes_sha256" in meta and genes_checksum(model_genes) != meta["genes_sha256"]:
+        raise InputError(f"{gpath}: not the gene list exported with {path} (its checksum differs); "
+                         "export the encoder and its gene list again.")
     latent = outs[0].shape[1]
     return OnnxEncoder(path=path, genes=model_genes, session=sess, latent_dim=int(latent), metadata=meta)
 
@@ -75,6 +78,9 @@ class SampleReader:
         meta = read_h5ad(self.path, backed="r")  # clear errors for missing/empty/truncated files
         self.n_cells, n_vars = meta.n_obs, meta.n_vars
         self.obs_names = meta.obs_names
+        if self.n_cells == 0 or n_vars == 0:
+            meta.file.close()
+            raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; nothing to encode.")
         if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (--genes)"
         elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
         else: self.genes, self.genes_source = [str(g) for g in meta.var_names], f"{self.path.name} var_names"
@@ -82,39 +88,59 @@ class SampleReader:
         if len(self.genes) != n_vars:
             raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
                              "the gene list must have one line per column of the matrix.")
-        if self.n_cells == 0: raise InputError(f"{self.path}: holds 0 cells; nothing to encode.")
         self.layer, self.field = layer, "X" if layer is None else f"layers['{layer}']"
-        self._file = h5py.File(self.path, "r")
+        with _damaged(self.path): self._file = h5py.File(self.path, "r")
+        try:
+            with _damaged(self.path): self._open(layer)
+        except BaseException:
+            self._file.close(); raise
+
+    def _open(self, layer):
         key = "X" if layer is None else f"layers/{layer}"
         if key not in self._file:
             avail = ", ".join(self._file["layers"]) if "layers" in self._file else "none"
-            self._file.close()
             raise InputError(f"{self.path}: no layer `{layer}` (layers: {avail}); pass --layer with a layer of raw counts.")
         node = self._file[key]
         enc = node.attrs.get("encoding-type", "array")
         if isinstance(node, h5py.Group) and enc == "csr_matrix": self._m = ad.io.sparse_dataset(node)
         elif isinstance(node, h5py.Dataset): self._m = node
         else:
-            self._file.close()
             raise InputError(f"{self.path}: {self.field} is stored as {enc}; encode reads CSR or dense matrices "
                              "(convert with adata.X = scipy.sparse.csr_matrix(adata.X) and save again).")
+        self._hint = counts_hint(_count_layers(self._file, skip=layer))
 
     def rows(self, start: int, stop: int):
         "Rows `start:stop` as CSR or dense, checked as counts."
-        X = self._m[start:stop]
-        check_counts(X, f"{self.path}: {self.field} (cells {start}-{stop - 1})",
-                     "" if self.layer else " Pass --layer with the layer that holds raw counts.")
+        with _damaged(self.path): X = self._m[start:stop]
+        check_counts(X, f"{self.path}: {self.field} (cells {start}-{stop - 1})", self._hint)
         return X
 
     def close(self): self._file.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
+@contextmanager
+def _damaged(path: Path):
+    "h5py's many errors for a damaged file (KeyError, OSError, ...) as one `InputError` naming it."
+    try: yield
+    except InputError: raise
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}); the file may be truncated or corrupt: copy it again.") from None
+
+def _count_layers(f: h5py.File, skip: str | None = None) -> list[str]:
+    "Layers of an open `.h5ad` whose first stored values look like counts."
+    out = []
+    for k, node in (f["layers"].items() if "layers" in f else ()):
+        v = node.get("data") if isinstance(node, h5py.Group) else node
+        if k != skip and isinstance(v, h5py.Dataset) and looks_like_counts(v[:10_000] if v.ndim == 1 else v[:100]): out.append(k)
+    return out
+
 # %% ../nbs/03_encode.ipynb #c012
 def _log(msg: str, quiet: bool):
     if not quiet:
         from rich.console import Console
-        Console(stderr=True, highlight=False).print(msg)
+        from rich.markup import escape
+        Console(stderr=True, highlight=False).print(escape(msg))
 
 def encode(
     encoder: str | os.PathLike | OnnxEncoder,  # `encoder.onnx` (or an opened one)
@@ -135,15 +161,16 @@ def encode(
     if isinstance(sample, ad.AnnData): reader = _MemoryReader(sample, layer)
     else: reader = SampleReader(sample, genes=genes, layer=layer)
     with reader:
-        _log(f"sample genes from {reader.genes_source}", quiet)
         gm = gene_map(enc.genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=str(enc.path))
-        _log(gm.summary(), quiet)
         n = reader.n_cells if num_samples is None else min(num_samples, reader.n_cells)
+        first = reader.rows(0, min(batch_size, n))
+        _log(f"sample genes from {reader.genes_source}", quiet)
+        _log(gm.summary(), quiet)
         out = np.empty((n, enc.latent_dim), np.float32)
         with _progress(not quiet and n > 20 * batch_size, n) as (bar, task):
             for s in range(0, n, batch_size):
                 e = min(s + batch_size, n)
-                out[s:e] = enc(gm.apply(reader.rows(s, e)))
+                out[s:e] = enc(gm.apply(first if s == 0 else reader.rows(s, e)))
                 bar.update(task, advance=e - s)
     return out
 
@@ -183,7 +210,9 @@ def encode_file(
 ) -> Path:
     "Encode `sample` and write the encodings (float32 [cells, latent_dim]) as `.npy`; return the path."
     out = Path(output) if output is not None else encodings_path(sample)
-    if out.parent and not out.parent.exists(): raise InputError(f"{out.parent}: the output folder does not exist; create it first.")
+    if out.is_dir(): raise InputError(f"{out}: is a directory; pass a file name to --output, e.g. {out / encodings_path(sample).name}.")
+    if not out.parent.exists(): raise InputError(f"{out.parent}: the output folder does not exist; create it first.")
+    if not os.access(out.parent, os.W_OK): raise InputError(f"{out.parent}: cannot write in this folder (permission denied); choose another --output.")
     z = encode(encoder, sample, **kwargs)
     try: return save_npy(out, z)
     except PermissionError: raise InputError(f"{out}: cannot write here (permission denied); choose another --output.") from None

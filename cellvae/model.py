@@ -8,7 +8,6 @@ Docs: https://cellvae.github.io/cellvae/model.html.md"""
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,12 +20,12 @@ from google.protobuf.message import DecodeError
 from torch import Tensor, nn
 
 from . import __version__
-from .core import InputError, atomic_path, quiet_export
+from .core import InputError, atomic_path, genes_checksum, quiet_export
 
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
            'log_nb_positive', 'log_zinb_positive', 'count_log_likelihood', 'kl_normal', 'LossOutput', 'VAE',
-           'LatentEncoder', 'genes_checksum', 'export_encoder', 'read_onnx_metadata']
+           'LatentEncoder', 'export_encoder', 'read_onnx_metadata']
 
 # %% ../nbs/01_model.ipynb #c008
 class TensorKeys:
@@ -312,13 +311,6 @@ class LatentEncoder(nn.Module):
         return self.encoder(counts, cov)[0]
 
 # %% ../nbs/01_model.ipynb #c050
-def genes_checksum(
-    genes: Sequence[str],  # gene names in the model's order
-) -> str:
-    "sha256 (hex) of the gene names joined by newlines."
-    return hashlib.sha256("\n".join(genes).encode("utf-8")).hexdigest()
-
-# %% ../nbs/01_model.ipynb #c052
 def _check_genes(genes: Sequence[str], n_genes: int) -> list[str]:
     genes = [str(g) for g in genes]
     if len(genes) != n_genes:
@@ -339,7 +331,7 @@ def _to_onnx(model: nn.Module, n_genes: int) -> onnx.ModelProto:
             dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
     return program.model_proto
 
-# %% ../nbs/01_model.ipynb #c055
+# %% ../nbs/01_model.ipynb #c053
 def export_encoder(
     vae: VAE,                              # the trained model
     path: str | os.PathLike,               # the `.onnx` file to write (e.g. `Files.ENCODER`)
@@ -372,7 +364,7 @@ def export_encoder(
                 tmp_genes.write_text("\n".join(genes) + "\n", encoding="utf-8")
     return path
 
-# %% ../nbs/01_model.ipynb #c057
+# %% ../nbs/01_model.ipynb #c055
 def read_onnx_metadata(
     path: str | os.PathLike,  # an ONNX file
 ) -> dict[str, str]:

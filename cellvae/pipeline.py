@@ -157,16 +157,24 @@ def train_run(
     return model, hvg, metrics
 
 # %% ../nbs/06a_pipeline.ipynb #c016
+def _read_npy(p: Path, what: str) -> np.ndarray:
+    "The array in a `.npy` file a user passed, or an `InputError` naming the file; `what` says what to pass."
+    if not p.exists(): raise InputError(f"{p}: file not found; pass {what}.")
+    if p.is_dir(): raise InputError(f"{p}: is a directory; pass {what}.")
+    try: return np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        with open(p, "rb") as f: magic = f.read(6)
+        if magic != b"\x93NUMPY": raise InputError(f"{p}: not a NumPy .npy file; pass {what}.") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:80]
+        raise InputError(f"{p}: not a readable .npy array ({reason}); pass {what}.") from None
+
 def load_encodings(
     path: str | os.PathLike,           # an encodings `.npy` (cells x latent_dim)
     num_samples: int | None = None,    # keep only the first N cells
 ) -> np.ndarray:
     "Read encodings from `.npy`, checked: 2-D, float32 or float64, finite."
     p = Path(path)
-    if not p.is_file(): raise InputError(f"{p}: file not found; pass the encodings .npy written by `cellvae encode`.")
-    try: x = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{p}: not a NumPy .npy array ({str(e).splitlines()[0][:80]}); pass the encodings written by `cellvae encode`.") from None
+    x = _read_npy(p, "the encodings .npy written by `cellvae encode`")
     if num_samples is not None:
         if num_samples < 1: raise InputError(f"--num-samples must be at least 1, not {num_samples}.")
         x = x[:num_samples]
@@ -209,9 +217,11 @@ def cluster_file(
     if batch_size < 1: raise InputError(f"--batch-size must be at least 1, not {batch_size}.")
     from cellvae.cluster import cluster
     x = load_encodings(encodings, num_samples)
-    labels, probs = cluster(model_path, x, batch_size=batch_size, threads=threads)
     lp, pp = cluster_output_paths(encodings, output)
     if not lp.parent.exists(): raise InputError(f"{lp.parent}: the output folder does not exist; create it first.")
+    for p in (lp, pp):
+        if p.is_dir(): raise InputError(f"{p}: is a directory; pass a file name to --output.")
+    labels, probs = cluster(model_path, x, batch_size=batch_size, threads=threads)
     save_npy(pp, probs)
     save_npy(lp, labels)
     return lp, pp
@@ -341,10 +351,16 @@ def eval_encodings(
     z = load_encodings(encodings)
     obs = read_h5ad(data, backed="r").obs
     if labels_key not in obs: raise InputError(f"{data}: no obs column `{labels_key}` (available: {', '.join(map(str, obs.columns)) or 'none'}).")
-    y = obs[labels_key].astype(str).to_numpy()[: len(z)]
-    if len(y) != len(z): raise InputError(f"{encodings}: {len(z):,} cells but {data} has {len(y):,}; pass the data the encodings came from.")
-    cl = None if clusters is None else np.load(clusters, allow_pickle=False)
-    if cl is not None and len(cl) != len(z): raise InputError(f"{clusters}: {len(cl):,} labels for {len(z):,} encodings.")
+    if len(obs) != len(z): raise InputError(f"{encodings}: {len(z):,} cells but {data} has {len(obs):,}; pass the data the encodings came from.")
+    y = obs[labels_key].astype(str).to_numpy()
+    if len(set(y)) < 2:
+        raise InputError(f"{data}: obs column `{labels_key}` has a single class; scoring needs at least two (pass another --labels-key).")
+    cl = None
+    if clusters is not None:
+        cl = _read_npy(Path(clusters), "the cluster-labels .npy written by `cellvae cluster` (--clusters)")
+        if cl.ndim != 1 or cl.dtype.kind not in "iu" or len(cl) != len(z):
+            raise InputError(f"{clusters}: holds {cl.dtype} {cl.shape}, not {len(z):,} integer cluster labels; "
+                             "pass the cluster-labels .npy of these encodings (--clusters).")
     return evaluation_metrics(z, y, clusters=cl, k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed)
 
 def viz_run(run: RunPaths, cfg: Config) -> dict:

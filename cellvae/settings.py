@@ -24,7 +24,7 @@ from dotenv import dotenv_values
 from .core import ConfigError, write_text
 
 # %% auto #0
-__all__ = ['PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'EncodeConfig', 'ClusterConfig',
+__all__ = ['SEED_MAX', 'PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'EncodeConfig', 'ClusterConfig',
            'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config', 'coerce', 'parse_text', 'from_dict',
            'default_config_dict', 'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'Profile',
            'gpu_batch_size', 'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides',
@@ -33,6 +33,9 @@ __all__ = ['PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainCon
 # %% ../nbs/00a_settings.ipynb #c005
 def _ge(n): return field(metadata={"ge": n})
 def _gt(n): return field(metadata={"gt": n})
+def _between(lo, hi): return field(metadata={"ge": lo, "le": hi})
+
+SEED_MAX = 2**32 - 1  # numpy and scikit-learn take seeds in 0..2**32-1
 
 @dataclass(kw_only=True)
 class PathsConfig:
@@ -113,7 +116,7 @@ class ArtifactsConfig:
 @dataclass(kw_only=True)
 class Config:
     "cellvae's whole configuration; `sources` says where each value came from."
-    seed: int
+    seed: int = _between(0, SEED_MAX)
     paths: PathsConfig
     data: DataConfig
     model: ModelConfig
@@ -179,6 +182,8 @@ def coerce(
         raise ConfigError(f"{source}: `{key}` must be at least {bounds['ge']}, not {value!r}.")
     if "gt" in bounds and value <= bounds["gt"]:
         raise ConfigError(f"{source}: `{key}` must be greater than {bounds['gt']}, not {value!r}.")
+    if "le" in bounds and value > bounds["le"]:
+        raise ConfigError(f"{source}: `{key}` must be at most {bounds['le']}, not {value!r}.")
     return value
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
