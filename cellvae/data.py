@@ -21,9 +21,10 @@ import scipy.sparse as sp
 from .core import InputError, Keys, write_text
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'is_hdf5', 'read_h5ad', 'check_counts', 'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k',
-           'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter', 'genes_path', 'parse_genes', 'read_genes',
-           'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path', 'load_dataset', 'inspect_data']
+__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'read_h5ad', 'check_counts', 'looks_like_counts', 'counts_hint',
+           'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter', 'genes_path',
+           'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path', 'load_dataset',
+           'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -39,11 +40,16 @@ def is_hdf5(path: str | os.PathLike) -> bool:
     "Does `path` start with the HDF5 signature (as `.h5ad` and 10x `.h5` files do)?"
     with open(path, "rb") as f: return f.read(8) == _HDF5_MAGIC
 
-def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
-    "`anndata.read_h5ad` with one clear error for a missing, empty, truncated or non-HDF5 file."
+def check_h5ad_file(path: str | os.PathLike) -> Path:
+    "`path`, if it is an existing, non-empty HDF5 file; else one clear `InputError`."
     path = _check_file(Path(path))
     if not is_hdf5(path):
         raise InputError(f"{path}: not an HDF5 file, so not an .h5ad; check that it is the file you meant (a complete .h5ad).")
+    return path
+
+def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
+    "`anndata.read_h5ad` with one clear error for a missing, empty, truncated or non-HDF5 file."
+    path = check_h5ad_file(path)
     try:
         with warnings.catch_warnings():  # cellvae reports duplicate gene names itself, in one line
             warnings.filterwarnings("ignore", message="Variable names are not unique")

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import anndata as ad
+import pandas as pd
+from anndata.io import read_elem
 import h5py
 import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
-from .data import GeneMap, check_counts, counts_hint, gene_map, genes_path, looks_like_counts, read_genes, read_h5ad
+from .data import (GeneMap, check_counts, check_h5ad_file, counts_hint, gene_map, genes_path, looks_like_counts,
+                          read_genes, read_h5ad)
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
@@ -75,32 +78,33 @@ class SampleReader:
         layer: str | None = None,             # the layer with raw counts (default: X)
     ):
         self.path = Path(path)
-        meta = read_h5ad(self.path, backed="r")  # clear errors for missing/empty/truncated files
-        self.n_cells, n_vars = meta.n_obs, meta.n_vars
-        self.obs_names = meta.obs_names
-        if self.n_cells == 0 or n_vars == 0:
-            meta.file.close()
-            raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; nothing to encode.")
-        if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (--genes)"
-        elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
-        else: self.genes, self.genes_source = [str(g) for g in meta.var_names], f"{self.path.name} var_names"
-        meta.file.close()
-        if len(self.genes) != n_vars:
-            raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
-                             "the gene list must have one line per column of the matrix.")
+        check_h5ad_file(self.path)  # clear errors for missing, empty and non-HDF5 files
         self.layer, self.field = layer, "X" if layer is None else f"layers['{layer}']"
         with _damaged(self.path): self._file = h5py.File(self.path, "r")
         try:
-            with _damaged(self.path): self._open(layer)
+            with _damaged(self.path): self._open(layer, genes)
         except BaseException:
             self._file.close(); raise
 
-    def _open(self, layer):
+    def _open(self, layer, genes):
+        # metadata straight from HDF5: anndata's backed mode would load every layer into memory
+        f = self._file
+        obs_names, var_names = (pd.Index(read_elem(f[k].get(f[k].attrs["_index"]))) for k in ("obs", "var"))
+        self.n_cells, n_vars = len(obs_names), len(var_names)
+        self.obs_names = obs_names
+        if self.n_cells == 0 or n_vars == 0:
+            raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; nothing to encode.")
+        if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (--genes)"
+        elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
+        else: self.genes, self.genes_source = [str(g) for g in var_names], f"{self.path.name} var_names"
+        if len(self.genes) != n_vars:
+            raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
+                             "the gene list must have one line per column of the matrix.")
         key = "X" if layer is None else f"layers/{layer}"
-        if key not in self._file:
-            avail = ", ".join(self._file["layers"]) if "layers" in self._file else "none"
+        if key not in f:
+            avail = ", ".join(f["layers"]) if "layers" in f else "none"
             raise InputError(f"{self.path}: no layer `{layer}` (layers: {avail}); pass --layer with a layer of raw counts.")
-        node = self._file[key]
+        node = f[key]
         enc = node.attrs.get("encoding-type", "array")
         if isinstance(node, h5py.Group) and enc == "csr_matrix": self._m = ad.io.sparse_dataset(node)
         elif isinstance(node, h5py.Dataset): self._m = node
@@ -124,7 +128,7 @@ def _damaged(path: Path):
     "h5py's many errors for a damaged file (KeyError, OSError, ...) as one `InputError` naming it."
     try: yield
     except InputError: raise
-    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:  # AttributeError: a missing element
         raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}); the file may be truncated or corrupt: copy it again.") from None
 
 def _count_layers(f: h5py.File, skip: str | None = None) -> list[str]:

@@ -329,7 +329,7 @@ def metrics_table(
     if ann:
         blocks.append(_table([["annotation", *ann]] + [[f"  {r}", *(_fmt(v.get(r)) for v in ann.values())] for r in _ROWS["annotation"]]))
     for sec, val in metrics.items():
-        if sec == "annotation" or not isinstance(val, dict): continue
+        if sec in ("annotation", "files") or not isinstance(val, dict): continue  # the command line lists the files itself
         keys = [r for r in _ROWS.get(sec, ()) if r in val] + \
                [r for r in val if r not in _ROWS.get(sec, ()) and isinstance(val[r], (int, float, str, bool, type(None)))]
         if keys: blocks.append(_table([[sec, ""]] + [[f"  {r}", _fmt(val[r])] for r in keys]))
