@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
 from .data import (GeneMap, check_counts, check_h5ad_file, counts_hint, gene_map, genes_path, looks_like_counts,
-                          read_genes, read_h5ad)
+                          read_genes)
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
