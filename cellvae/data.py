@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -18,13 +19,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .core import InputError, Keys, write_text
+from .core import CellvaeError, InputError, Keys, write_text
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'read_h5ad', 'check_counts', 'looks_like_counts', 'counts_hint',
-           'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter', 'genes_path',
-           'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path', 'load_dataset',
-           'inspect_data']
+__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'check_counts', 'looks_like_counts',
+           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter',
+           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path',
+           'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -47,16 +48,21 @@ def check_h5ad_file(path: str | os.PathLike) -> Path:
         raise InputError(f"{path}: not an HDF5 file, so not an .h5ad; check that it is the file you meant (a complete .h5ad).")
     return path
 
+@contextmanager
+def h5ad_errors(path: str | os.PathLike):
+    "Turn what h5py/anndata raise for a damaged `.h5ad` (many types) into one `InputError` naming `path`."
+    try: yield
+    except CellvaeError: raise
+    except Exception as e:
+        raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no detail'}); "
+                         "the file may be truncated or corrupt: copy it again.") from None
+
 def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
     "`anndata.read_h5ad` with one clear error for a missing, empty, truncated or non-HDF5 file."
     path = check_h5ad_file(path)
-    try:
-        with warnings.catch_warnings():  # cellvae reports duplicate gene names itself, in one line
-            warnings.filterwarnings("ignore", message="Variable names are not unique")
-            return ad.read_h5ad(path, backed=backed)
-    except Exception as e:  # h5py/anndata raise many types for damaged files
-        raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'no detail'}); "
-                         "the file may be truncated or corrupt: copy it again.") from None
+    with h5ad_errors(path), warnings.catch_warnings():  # cellvae reports duplicate gene names itself, in one line
+        warnings.filterwarnings("ignore", message="Variable names are not unique")
+        return ad.read_h5ad(path, backed=backed)
 
 # %% ../nbs/00_data.ipynb #c007
 def _values(X) -> np.ndarray:

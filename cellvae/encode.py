@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
-from .data import (GeneMap, check_counts, check_h5ad_file, counts_hint, gene_map, genes_path, looks_like_counts,
-                          read_genes)
+from .data import (GeneMap, check_counts, check_h5ad_file, counts_hint, gene_map, genes_path, h5ad_errors,
+                          looks_like_counts, read_genes)
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
@@ -80,9 +80,9 @@ class SampleReader:
         self.path = Path(path)
         check_h5ad_file(self.path)  # clear errors for missing, empty and non-HDF5 files
         self.layer, self.field = layer, "X" if layer is None else f"layers['{layer}']"
-        with _damaged(self.path): self._file = h5py.File(self.path, "r")
+        with h5ad_errors(self.path): self._file = h5py.File(self.path, "r")
         try:
-            with _damaged(self.path): self._open(layer, genes)
+            with h5ad_errors(self.path): self._open(layer, genes)
         except BaseException:
             self._file.close(); raise
 
@@ -115,21 +115,13 @@ class SampleReader:
 
     def rows(self, start: int, stop: int):
         "Rows `start:stop` as CSR or dense, checked as counts."
-        with _damaged(self.path): X = self._m[start:stop]
+        with h5ad_errors(self.path): X = self._m[start:stop]
         check_counts(X, f"{self.path}: {self.field} (cells {start}-{stop - 1})", self._hint)
         return X
 
     def close(self): self._file.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
-
-@contextmanager
-def _damaged(path: Path):
-    "h5py's many errors for a damaged file (KeyError, OSError, ...) as one `InputError` naming it."
-    try: yield
-    except InputError: raise
-    except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:  # AttributeError: a missing element
-        raise InputError(f"{path}: cannot be read as .h5ad ({type(e).__name__}); the file may be truncated or corrupt: copy it again.") from None
 
 def _count_layers(f: h5py.File, skip: str | None = None) -> list[str]:
     "Layers of an open `.h5ad` whose first stored values look like counts."
