@@ -207,15 +207,21 @@ def preprocess(
     if layer not in adata.layers: raise InputError(f"preprocess: no layer `{layer}` with raw counts; read the data with read_counts.")
     a = adata.copy()
     n_in = a.n_vars
+    def lognorm(a):
+        a.X = a.layers[layer].copy()
+        sc.pp.normalize_total(a, target_sum=target_sum)
+        sc.pp.log1p(a)
+    v3 = flavor.startswith("seurat_v3")  # seurat_v3 ranks genes on the counts; the others on log-normalised X, as scanpy expects
+    if n_top_genes < a.n_vars and not v3:  # genes no cell expresses never vary, and the binned flavors fail on them
+        a = a[:, np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0].copy()
+        lognorm(a)
     if n_top_genes < a.n_vars:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sc.pp.highly_variable_genes(a, n_top_genes=n_top_genes, flavor=flavor, layer=layer if flavor == "seurat_v3" else None,
+            sc.pp.highly_variable_genes(a, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
                                         batch_key=batch_key, subset=False)
         a = a[:, a.var["highly_variable"].to_numpy()].copy()
-    a.X = a.layers[layer].copy()
-    sc.pp.normalize_total(a, target_sum=target_sum)
-    sc.pp.log1p(a)
+    lognorm(a)  # over the kept genes, as the encoder normalises its input
     a.uns[Keys.UNS] = {"preprocess": {"n_genes_in": int(n_in), "n_top_genes": int(n_top_genes), "target_sum": float(target_sum),
                                       "flavor": flavor, "layer": layer}}
     return a

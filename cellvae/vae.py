@@ -57,7 +57,7 @@ class CellVAE:
         latent_dim: int = 10,              # latent dimensions
         dropout: float = 0.1,              # encoder dropout
         norm: str = "batch",               # batch | layer | none
-        likelihood: str = "nb",            # nb | zinb | gaussian
+        likelihood: str = "zinb",          # zinb (scVI's default) | nb | gaussian
         input_transform: str = "lognorm",  # encoder input: lognorm (log1p of counts per 10,000) or log1p
         seed: int = 0,                     # seeds the initial weights and the split
         _batch_categories: Sequence[str] | None = None,
