@@ -119,3 +119,50 @@ def test_pbmc3k_onnx_matches_approximate_predict(pbmc3k_path, tmp_path, mcs, ms,
     assert clusterer.labels_.max() >= 2
     assert (labels == want_labels).mean() >= 0.999
     np.testing.assert_allclose(probs, want_probs, atol=1e-4, rtol=0)
+
+
+# The two ONNX files are the deliverable: they must run where only numpy and onnxruntime are installed.
+_ORT_ONLY = r'''
+import sys, importlib.abc
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"torch", "hdbscan", "cellvae", "sklearn", "onnxscript"}:
+            raise ImportError(f"{name} is blocked: the ONNX files must run without it")
+sys.meta_path.insert(0, _Block())
+import numpy as np, onnxruntime as ort
+enc_path, clu_path, counts_path, out_path = sys.argv[1:5]
+counts = np.load(counts_path)
+enc = ort.InferenceSession(enc_path, providers=["CPUExecutionProvider"])
+(z,) = enc.run(["latent"], {"counts": counts})
+clu = ort.InferenceSession(clu_path, providers=["CPUExecutionProvider"])
+labels, probs = clu.run(["labels", "probabilities"], {"encodings": z})
+blocked = [m for m in ("torch", "hdbscan", "cellvae") if m in sys.modules]
+assert not blocked, blocked
+np.savez(out_path, z=z, labels=labels, probs=probs)
+'''
+
+
+def test_onnx_files_run_with_onnxruntime_alone(tmp_path):
+    import subprocess
+    import sys
+    from cellvae.cluster import fit_clusters
+    from cellvae.data import synthetic_counts
+    from cellvae.encode import encode
+    from cellvae.model import VAE, export_encoder
+    syn = synthetic_counts(n_cells=300, n_genes=50, seed=0)
+    counts = syn.layers["counts"].toarray().astype(np.float32)
+    torch.manual_seed(0)
+    vae = VAE(50, hidden_dims=[16], latent_dim=4).eval()
+    enc_path = export_encoder(vae, tmp_path / "encoder.onnx", genes=list(syn.var_names))
+    z_ref = encode(enc_path, syn, layer="counts", batch_size=64, quiet=True)
+    clu_path = export_cluster_model(fit_clusters(z_ref, min_cluster_size=10, min_samples=5), tmp_path / "cluster.onnx")
+    labels_ref, probs_ref = cluster(clu_path, z_ref)
+    np.save(tmp_path / "counts.npy", counts)
+    r = subprocess.run([sys.executable, "-c", _ORT_ONLY, str(enc_path), str(clu_path), str(tmp_path / "counts.npy"),
+                        str(tmp_path / "out.npz")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = np.load(tmp_path / "out.npz")
+    np.testing.assert_allclose(out["z"], z_ref, atol=1e-5)
+    np.testing.assert_array_equal(out["labels"], labels_ref)
+    np.testing.assert_allclose(out["probs"], probs_ref, atol=1e-6)
+    assert len(set(labels_ref.tolist()) - {-1}) >= 2  # a real clustering, not all noise
