@@ -249,7 +249,7 @@ def split_indices(
 
 # %% ../nbs/00_data.ipynb #c026
 class DataAdapter:
-    "Seeded train/validation mini-batches of raw counts (and batch indices) as dense float32 tensors."
+    "Seeded train/validation mini-batches: raw counts as dense float32 tensors, their non-zero entries, batch indices."
     def __init__(
         self,
         counts,                              # cells x genes raw counts (CSR or dense)
@@ -263,6 +263,8 @@ class DataAdapter:
     ):
         if batch_size < 1: raise InputError(f"batch_size must be at least 1, not {batch_size}.")
         self.X = sp.csr_matrix(counts, dtype=np.float32)
+        if not self.X.has_canonical_format:  # the batches' non-zero lists must not repeat an entry
+            self.X = self.X.copy(); self.X.sum_duplicates()
         self.batch_index = None if batch_index is None else np.asarray(batch_index, dtype=np.int64)
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.n_cells, self.n_genes = self.X.shape
@@ -282,7 +284,10 @@ class DataAdapter:
 
     def _batch(self, idx: np.ndarray) -> dict:
         import torch
-        out = {"counts": torch.from_numpy(self.X[idx].toarray())}
+        sub = self.X[idx]
+        rows = np.repeat(np.arange(len(idx), dtype=np.int64), np.diff(sub.indptr))
+        out = {"counts": torch.from_numpy(sub.toarray()),  # with the (rows, columns) of its stored entries
+               "nonzero": (torch.from_numpy(rows), torch.from_numpy(sub.indices.astype(np.int64)))}
         if self.batch_index is not None: out["batch_index"] = torch.from_numpy(self.batch_index[idx])
         return out
 

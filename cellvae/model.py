@@ -179,27 +179,58 @@ def log_zinb_positive(
     return torch.where(x < eps, case_zero, case_non_zero)
 
 # %% ../nbs/01_model.ipynb #c028
+class _CountLogLikelihood(torch.autograd.Function):
+    "Per-cell NB / ZINB log-likelihood; the local derivatives are computed with the value (see the formulas above)."
+    @staticmethod
+    def forward(ctx, x, mu, theta, pi, rows, cols, eps, grad):
+        t = mu + theta + eps
+        log_t = torch.log(t)
+        log_theta = torch.log(theta + eps)
+        q = (log_theta - log_t).mul_(theta)              # log NB(0)
+        if pi is not None: q.sub_(pi)                    # minus the dropout logit
+        x_log = torch.log(mu + eps).sub_(log_t).mul_(x)  # x (log mu - log t): 0 at zero counts
+        xv, tv = x.reshape(-1).index_select(0, rows * x.shape[1] + cols), theta.index_select(0, cols)
+        lgam = torch.lgamma(xv + tv).sub_(torch.lgamma(tv)).sub_(torch.lgamma(xv + 1))
+        if pi is None:
+            ll, w = q.add_(x_log).sum(-1), None
+        else:  # log ZINB(0) = softplus(q) - softplus(-pi); at x > 0: q + x_log - softplus(-pi)
+            zero = (x == 0).to(x.dtype)
+            ll = (F.softplus(q).sub_(q).sub_(x_log).mul_(zero).add_(q).add_(x_log).sub_(F.softplus(-pi))).sum(-1)
+            w = torch.sigmoid(q).sub_(1).mul_(zero).add_(1)  # d ll / d log NB(0): sigmoid(q) at zeros, 1 elsewhere
+        ll.index_add_(0, rows, lgam)
+        ctx.zinb = pi is not None
+        if grad:
+            r = t.reciprocal_()
+            d_mu = torch.reciprocal(mu + eps).mul_(x).sub_((theta if w is None else w * theta).add(x).mul_(r))
+            d_theta = log_t.neg_().add_(log_theta + theta / (theta + eps)).sub_(r * theta)  # d log NB(0) / d theta
+            if w is not None: d_theta.mul_(w)
+            d_theta.sub_(r.mul_(x))
+            d_lgam = torch.digamma(xv + tv).sub_(torch.digamma(theta).index_select(0, cols))
+            d_pi = torch.sigmoid(-pi).sub_(w) if w is not None else torch.empty(0)
+            ctx.save_for_backward(d_mu, d_theta, d_lgam, d_pi, rows, cols)
+        return ll
+
+    @staticmethod
+    def backward(ctx, g):
+        d_mu, d_theta, d_lgam, d_pi, rows, cols = ctx.saved_tensors
+        g_col = g[:, None]
+        g_theta = (g @ d_theta).index_add_(0, cols, d_lgam * g.index_select(0, rows))
+        return None, d_mu * g_col, g_theta, d_pi * g_col if ctx.zinb else None, None, None, None, None
+
 def count_log_likelihood(
-    x: Tensor,               # counts [b, g]
-    mu: Tensor,              # negative binomial means [b, g], > 0
-    theta: Tensor,           # inverse dispersions [g] or [b, g], > 0
+    x: Tensor,                 # counts [b, g]
+    mu: Tensor,                # negative binomial means [b, g], > 0
+    theta: Tensor,             # gene-wise inverse dispersions [g], > 0
     pi: Tensor | None = None,  # dropout logits [b, g] for the zero-inflated form; None: negative binomial
-    eps: float = 1e-8,       # keeps the logs finite
+    eps: float = 1e-8,         # keeps the logs finite
+    nonzero: tuple[Tensor, Tensor] | None = None,  # (rows, columns) of x's non-zero entries, if known
 ) -> Tensor:
     "Per-cell log-likelihood [b], summed over genes, of `x` under NB (or ZINB with `pi`); sparse in the non-zero counts."
-    log_theta_mu_eps = torch.log(theta + mu + eps)
-    dense = theta * (torch.log(theta + eps) - log_theta_mu_eps)  # log NB(0): the whole log NB(x) at x = 0
-    r, c = torch.nonzero(x, as_tuple=True)
-    xv, th = x[r, c], (theta[c] if theta.dim() == 1 else theta[r, c])
-    # what log NB(x) adds to log NB(0) at the non-zero counts
-    extra = (xv * (torch.log(mu[r, c] + eps) - log_theta_mu_eps[r, c])
-             + torch.lgamma(xv + th) - torch.lgamma(th) - torch.lgamma(xv + 1))
-    if pi is not None:  # ZINB: log ZINB(0) everywhere; at non-zero counts log(1 - p_dropout) + log NB(x) instead
-        softplus_pi = F.softplus(-pi)
-        nb_zero = dense
-        dense = F.softplus(nb_zero - pi) - softplus_pi
-        extra = extra + (nb_zero - pi - softplus_pi - dense)[r, c]
-    return dense.sum(-1).index_add(0, r, extra)
+    if theta.dim() != 1 or theta.shape[0] != x.shape[-1]:
+        raise ValueError(f"theta must hold one inverse dispersion per gene ({x.shape[-1]}), not shape {tuple(theta.shape)}.")
+    rows, cols = torch.nonzero(x, as_tuple=True) if nonzero is None else nonzero
+    grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (mu, theta, pi))
+    return _CountLogLikelihood.apply(x, mu, theta, pi, rows, cols, eps, grad)
 
 # %% ../nbs/01_model.ipynb #c032
 def kl_normal(
@@ -266,23 +297,23 @@ class VAE(nn.Module):
         "The likelihood's parameters for latent points `z` [b, latent_dim] and log library sizes [b, 1]."
         return self.decoder(z, library, self._one_hot(batch_index))
 
-    def loss(self, counts: Tensor, inference_out: dict, generative_out: dict, kl_weight: float = 1.0) -> LossOutput:
-        "Negative ELBO of `counts` (mean over cells), with its per-cell parts."
+    def loss(self, counts: Tensor, inference_out: dict, generative_out: dict, kl_weight: float = 1.0,
+             nonzero: tuple[Tensor, Tensor] | None = None) -> LossOutput:
+        "Negative ELBO of `counts` (mean over cells), with its per-cell parts; `nonzero`: counts' non-zero (rows, columns)."
         K, g = TensorKeys, generative_out
         if self.likelihood == "gaussian":
             rec = ((g[K.PX_MEAN] - log_normalize(counts, self.target_sum)) ** 2).sum(-1)
-        elif self.likelihood == "zinb":
-            rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R], g[K.PX_DROPOUT])
         else:
-            rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R])
+            rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R], g.get(K.PX_DROPOUT), nonzero=nonzero)
         kl = kl_normal(inference_out[K.QZ_M], inference_out[K.QZ_V])
         return LossOutput(loss=(rec + kl_weight * kl).mean(), reconstruction=rec, kl=kl)
 
-    def forward(self, counts: Tensor, batch_index: Tensor | None = None, kl_weight: float = 1.0) -> LossOutput:
+    def forward(self, counts: Tensor, batch_index: Tensor | None = None, kl_weight: float = 1.0,
+                nonzero: tuple[Tensor, Tensor] | None = None) -> LossOutput:
         "The loss of a batch: `inference`, `generative` on its sample, then `loss`."
         inf = self.inference(counts, batch_index)
         gen = self.generative(inf[TensorKeys.Z], inf[TensorKeys.LIBRARY], batch_index)
-        return self.loss(counts, inf, gen, kl_weight)
+        return self.loss(counts, inf, gen, kl_weight, nonzero)
 
 # %% ../nbs/01_model.ipynb #c047
 class LatentEncoder(nn.Module):

@@ -61,7 +61,8 @@ class TrainResult:
         return d
 
 # %% ../nbs/02_train.ipynb #c013
-def _to(batch: dict, device) -> dict: return {k: v.to(device) for k, v in batch.items()}
+def _to(batch: dict, device) -> dict:
+    return {k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v.to(device) for k, v in batch.items()}
 
 @torch.no_grad()
 def validation_loss(
@@ -76,7 +77,7 @@ def validation_loss(
     n = 0
     for b in data.val_batches():
         b = _to(b, device)
-        out = module(b["counts"], b.get("batch_index"), kl_weight=1.0)
+        out = module(b["counts"], b.get("batch_index"), kl_weight=1.0, nonzero=b.get("nonzero"))
         k = len(b["counts"])
         tot["reconstruction"] += out.reconstruction.sum().item(); tot["kl"] += out.kl.sum().item(); n += k
     module.train(was_training)
@@ -126,7 +127,8 @@ def train_vae(
     if max_epochs < 1: raise InputError(f"max_epochs must be at least 1, not {max_epochs}.")
     if threads: torch.set_num_threads(threads)
     module.to(device)
-    opt = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, eps=0.01)
+    # eps=0.01 as scVI; fused: one kernel over all parameters on CPU and CUDA (a fifth of the per-tensor loop's time)
+    opt = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, eps=0.01, fused=True)
     res, best_state, bad, start = TrainResult(), copy.deepcopy(module.state_dict()), 0, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ck = load_checkpoint(checkpoint)
@@ -148,7 +150,7 @@ def train_vae(
             sums, n = np.zeros(3), 0
             for b in data.train_batches(epoch):
                 b = _to(b, device)
-                out = module(b["counts"], b.get("batch_index"), kl_weight=w)
+                out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"))
                 opt.zero_grad(set_to_none=True)
                 out.loss.backward()
                 opt.step()
