@@ -116,8 +116,8 @@ class Encoder(nn.Module):
 
     def forward(self, counts: Tensor, cov: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = torch.log1p(counts) if self.input_transform == "log1p" else log_normalize(counts, self.target_sum)
-        h = self.mlp(x, cov)
-        return self.mean(h), torch.exp(self.log_var(h)) + self.var_eps
+        h = self.mlp(x, cov)  # .float(): float32 out of layers that autocast ran in bfloat16 (no-ops otherwise)
+        return self.mean(h).float(), torch.exp(self.log_var(h).float()) + self.var_eps
 
 # %% ../nbs/01_model.ipynb #c020
 class Decoder(nn.Module):
@@ -142,10 +142,10 @@ class Decoder(nn.Module):
 
     def forward(self, z: Tensor, library: Tensor, cov: Tensor | None = None) -> dict[str, Tensor]:
         h, K = self.mlp(z, cov), TensorKeys
-        if self.likelihood == "gaussian": return {K.PX_MEAN: self.out(h)}
-        px_scale = F.softmax(self.out(h), dim=-1)
+        if self.likelihood == "gaussian": return {K.PX_MEAN: self.out(h).float()}
+        px_scale = F.softmax(self.out(h).float(), dim=-1)  # the likelihood is computed in float32 under autocast too
         out = {K.PX_SCALE: px_scale, K.PX_RATE: torch.exp(library) * px_scale, K.PX_R: torch.exp(self.px_r)}
-        if self.likelihood == "zinb": out[K.PX_DROPOUT] = self.dropout_logits(h)
+        if self.likelihood == "zinb": out[K.PX_DROPOUT] = self.dropout_logits(h).float()
         return out
 
 # %% ../nbs/01_model.ipynb #c023

@@ -64,11 +64,21 @@ class TrainResult:
 def _to(batch: dict, device) -> dict:
     return {k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v.to(device) for k, v in batch.items()}
 
+def _autocast_dtype(device: str) -> torch.dtype:
+    "bfloat16 where the device computes it (CPUs, CUDA from Ampere on), else float16."
+    return torch.float16 if torch.device(device).type == "cuda" and not torch.cuda.is_bf16_supported() else torch.bfloat16
+
+def _autocast(device: str, enabled: bool):
+    "The linear layers' matrix products in reduced precision (the likelihood stays float32), or nothing."
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=_autocast_dtype(device), enabled=enabled)
+
 @torch.no_grad()
 def validation_loss(
     module: VAE,          # the model
     data: DataAdapter,    # its data; the validation cells are scored
     device: str = "cpu",
+    autocast: bool = False,  # as in training
 ) -> dict:
     "Mean negative ELBO, reconstruction and KL per validation cell."
     was_training = module.training
@@ -77,7 +87,8 @@ def validation_loss(
     n = 0
     for b in data.val_batches():
         b = _to(b, device)
-        out = module(b["counts"], b.get("batch_index"), kl_weight=1.0, nonzero=b.get("nonzero"))
+        with _autocast(device, autocast):
+            out = module(b["counts"], b.get("batch_index"), kl_weight=1.0, nonzero=b.get("nonzero"))
         k = len(b["counts"])
         tot["reconstruction"] += out.reconstruction.sum().item(); tot["kl"] += out.kl.sum().item(); n += k
     module.train(was_training)
@@ -118,6 +129,7 @@ def train_vae(
     kl_warmup_epochs: int = 20,       # epochs over which the KL weight rises to 1
     threads: int | None = None,       # torch threads (None leaves torch's setting)
     device: str = "cpu",              # cpu or cuda
+    autocast: bool = False,           # mixed precision (`Runtime.autocast`: on CUDA with enough memory)
     checkpoint: str | os.PathLike | None = None,  # write a checkpoint here after every epoch
     resume: bool = False,             # continue from `checkpoint` if it exists
     progress: bool = True,            # show a progress bar on stderr
@@ -129,11 +141,14 @@ def train_vae(
     module.to(device)
     # eps=0.01 as scVI; fused: one kernel over all parameters on CPU and CUDA (a fifth of the per-tensor loop's time)
     opt = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, eps=0.01, fused=True)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none
+    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=autocast and _autocast_dtype(device) == torch.float16)
     res, best_state, bad, start = TrainResult(), copy.deepcopy(module.state_dict()), 0, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ck = load_checkpoint(checkpoint)
         try:
             module.load_state_dict(ck["module"]); opt.load_state_dict(ck["optimizer"]); torch.set_rng_state(ck["rng"])
+            if "scaler" in ck: scaler.load_state_dict(ck["scaler"])
             best_state, bad, start = ck["best_state"], ck["bad_epochs"], ck["epoch"] + 1
         except (RuntimeError, ValueError, KeyError, TypeError):
             raise InputError(f"{checkpoint}: the checkpoint does not fit this model; resume with the run's own config "
@@ -150,13 +165,15 @@ def train_vae(
             sums, n = np.zeros(3), 0
             for b in data.train_batches(epoch):
                 b = _to(b, device)
-                out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"))
+                with _autocast(device, autocast):
+                    out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"))
                 opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                opt.step()
+                scaler.scale(out.loss).backward()
+                scaler.step(opt)
+                scaler.update()
                 k = len(b["counts"])
                 sums += [out.loss.item() * k, out.reconstruction.sum().item(), out.kl.sum().item()]; n += k
-            val = validation_loss(module, data, device)
+            val = validation_loss(module, data, device, autocast)
             tr = sums / max(n, 1)
             res.history.append(dict(epoch=epoch, kl_weight=w, train_loss=float(tr[0]), train_reconstruction=float(tr[1]),
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
@@ -171,7 +188,8 @@ def train_vae(
                 save_checkpoint(checkpoint, dict(epoch=epoch, module=module.state_dict(), optimizer=opt.state_dict(),
                                                  rng=torch.get_rng_state(), best_state=best_state, bad_epochs=bad,
                                                  best_epoch=res.best_epoch, best_val_loss=res.best_val_loss,
-                                                 history=res.history, seconds=res.seconds))
+                                                 history=res.history, seconds=res.seconds,
+                                                 **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})))
             bar.update(task, advance=1, losses=f"train {tr[0]:.1f}  val {val['loss']:.1f}")
     res.stopped_early = bad >= patience and res.epochs < max_epochs
     module.load_state_dict(best_state)

@@ -111,6 +111,7 @@ def train(
     max_epochs: int = 200, batch_size: int = 128, learning_rate: float = 1e-3, weight_decay: float = 1e-6,
     patience: int = 20, min_delta: float = 0.0, kl_warmup_epochs: int = 20, val_fraction: float = 0.1,
     threads: int | None = None, device: str = "cpu",
+    autocast: bool = False,  # the linear layers' matrix products in bfloat16
     checkpoint: str | os.PathLike | None = None,  # a checkpoint file written every epoch
     resume: bool = False,  # continue from `checkpoint`
     progress: bool = True,
@@ -124,18 +125,18 @@ def train(
     self.data_info, self.val_idx = data.dataset_info(), data.val_idx
     self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
                              patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
-                             device=device, checkpoint=checkpoint, resume=resume, progress=progress)
+                             device=device, autocast=autocast, checkpoint=checkpoint, resume=resume, progress=progress)
     self.module.cpu()
     return self.history
 
 @patch
 def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult:
-    "Train with the train section of a `Config` (and a `Runtime`'s device, threads and batch size)."
+    "Train with the train section of a `Config` (and a `Runtime`'s device, threads, batch size and autocast)."
     t = cfg.train
     kw = dict(max_epochs=t.max_epochs, batch_size=runtime.batch_size if runtime else t.batch_size, learning_rate=t.learning_rate,
               weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta, kl_warmup_epochs=t.kl_warmup_epochs,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
-              device=runtime.device if runtime else "cpu")
+              device=runtime.device if runtime else "cpu", autocast=runtime.autocast if runtime else False)
     return self.train(**{**kw, **kwargs})
 
 # %% ../nbs/02a_vae.ipynb #c015
