@@ -211,6 +211,7 @@ class _CountLogLikelihood(torch.autograd.Function):
         return ll
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative would need more than the saved first ones
     def backward(ctx, g):
         d_mu, d_theta, d_lgam, d_pi, rows, cols = ctx.saved_tensors
         g_col = g[:, None]
@@ -223,7 +224,7 @@ def count_log_likelihood(
     theta: Tensor,             # gene-wise inverse dispersions [g], > 0
     pi: Tensor | None = None,  # dropout logits [b, g] for the zero-inflated form; None: negative binomial
     eps: float = 1e-8,         # keeps the logs finite
-    nonzero: tuple[Tensor, Tensor] | None = None,  # (rows, columns) of x's non-zero entries, if known
+    nonzero: tuple[Tensor, Tensor] | None = None,  # (rows, columns) of every non-zero entry of x, each once (stored zeros may be listed too)
 ) -> Tensor:
     "Per-cell log-likelihood [b], summed over genes, of `x` under NB (or ZINB with `pi`); sparse in the non-zero counts."
     if theta.dim() != 1 or theta.shape[0] != x.shape[-1]:
