@@ -111,7 +111,7 @@ def train(
     max_epochs: int = 200, batch_size: int = 128, learning_rate: float = 1e-3, weight_decay: float = 1e-6,
     patience: int = 20, min_delta: float = 0.0, kl_warmup_epochs: int = 20, val_fraction: float = 0.1,
     threads: int | None = None, device: str = "cpu",
-    autocast: bool = False,  # the linear layers' matrix products in bfloat16
+    autocast: bool = False,  # mixed precision for the linear layers (see `train_vae`)
     checkpoint: str | os.PathLike | None = None,  # a checkpoint file written every epoch
     resume: bool = False,  # continue from `checkpoint`
     progress: bool = True,
