@@ -85,9 +85,10 @@ def validation_loss(
     module.eval()
     tot = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
     n = 0
+    amp = _autocast(device, autocast)
     for b in data.val_batches():
         b = _to(b, device)
-        with _autocast(device, autocast):
+        with amp:
             out = module(b["counts"], b.get("batch_index"), kl_weight=1.0, nonzero=b.get("nonzero"))
         k = len(b["counts"])
         tot["reconstruction"] += out.reconstruction.sum().item(); tot["kl"] += out.kl.sum().item(); n += k
@@ -143,6 +144,7 @@ def train_vae(
     opt = torch.optim.Adam(module.parameters(), lr=learning_rate, weight_decay=weight_decay, eps=0.01, fused=True)
     # float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none
     scaler = torch.amp.GradScaler(torch.device(device).type, enabled=autocast and _autocast_dtype(device) == torch.float16)
+    amp = _autocast(device, autocast)  # one context, entered for each step
     res, best_state, bad, start = TrainResult(), copy.deepcopy(module.state_dict()), 0, 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
         ck = load_checkpoint(checkpoint)
@@ -165,7 +167,7 @@ def train_vae(
             sums, n = np.zeros(3), 0
             for b in data.train_batches(epoch):
                 b = _to(b, device)
-                with _autocast(device, autocast):
+                with amp:
                     out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"))
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(out.loss).backward()
