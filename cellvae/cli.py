@@ -7,10 +7,11 @@ Docs: https://cellvae.github.io/cellvae/cli.html.md"""
 # %% ../nbs/07_cli.ipynb #c002
 from __future__ import annotations
 
-import errno
 import functools
 import re
-import sys
+import shlex
+import typing
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,13 +22,14 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 import cellvae
-from .core import _OS_HINTS, CellvaeError, raise_on_sigterm
+from .core import CellvaeError, RunFailed, os_error_message, raise_on_sigterm
 from .settings import SEED_MAX
 
 # %% auto #0
 __all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
-           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'app', 'COMMANDS', 'OneLineUsage', 'profile_cmd', 'inspect_cmd',
-           'train_cmd', 'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
+           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'ResumeOpt', 'app', 'COMMANDS', 'cli_message', 'OneLineUsage',
+           'profile_cmd', 'inspect_cmd', 'train_cmd', 'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd',
+           'viz_cmd', 'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
@@ -37,34 +39,62 @@ def _error(msg: str):
     "Print one error line to stderr, as plain text after the red `Error:`."
     err_console.print(f"[bold red]Error:[/] {escape(msg)}", soft_wrap=True)
 
-_TEMP = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{8}\.tmp(?P<suffix>\.[^.]*)?$")  # `cellvae.core.temp_name`'s pattern
+def _flags(fn) -> dict[str, tuple[str, str | None]]:
+    "Each option of a command function: its parameter name -> (flag, negative flag or None), as Typer names them."
+    out = {}
+    for name, tp in typing.get_type_hints(fn, include_extras=True).items():
+        info = next((m for m in getattr(tp, "__metadata__", ()) if isinstance(m, typer.models.OptionInfo)), None)
+        if info is None: continue
+        # with Annotated, Typer takes a first declaration given positionally as the option's `default`
+        decls = [d for d in (info.default, *(info.param_decls or ())) if isinstance(d, str) and d.startswith("--")]
+        on, _, off = (decls[0] if decls else f"--{name.replace('_', '-')}").partition("/")
+        out[name] = (on, off or None)
+    return out
 
-def _final_name(path) -> str:
-    "The file a user asked for: a hidden temporary name (`.x.1a2b3c4d.tmp.npy`) maps back to `x.npy`."
-    p = Path(str(path))
-    m = _TEMP.match(p.name)
-    return str(p.with_name(m["stem"] + (m["suffix"] or ""))) if m else str(p)
+_PARAM = re.compile(r"`(\w+)(?:=([^`]*))?`")
 
-def _os_message(e: OSError) -> str | None:
-    "One line for an `OSError` the user's files or disk caused, naming the file; None for any other."
-    hint = _OS_HINTS.get(e.errno)
-    name = e.filename2 if e.errno == errno.EISDIR and e.filename2 is not None else e.filename
-    if hint is None or name is None or isinstance(name, int): return None
-    return f"{_final_name(name)}: {hint}."
+def cli_message(
+    msg: str,     # a library message, naming parameters as `name` or `name=value`
+    flags: dict,  # from the command's signature: name -> (flag, negative flag)
+) -> str:
+    "The message with each parameter of the command written as its option (`--batch-size`, `--layer counts`)."
+    def option(m):
+        if m[1] not in flags: return m[0]
+        (on, off), value = flags[m[1]], m[2]
+        if value is None or value == "True": return on
+        if value == "False": return off or m[0]
+        if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"": value = value[1:-1]
+        return f"{on} {shlex.quote(value)}"
+    return _PARAM.sub(option, msg)
+
+def _run_failed(e: RunFailed, flags: dict) -> str:
+    "A stopped run, and the command line's ways to go on with it."
+    go_on = (f"Continue it from its last checkpoint with the same command and --resume {shlex.quote(str(e.root))}, or start it "
+             "again with --overwrite." if "resume" in flags else "Start it again with --overwrite.")
+    return (f"{e.root}: the run stopped in its {e.stage} stage ({cli_message(e.reason, flags)}); the folder is marked failed in "
+            f"its metrics.json. {go_on}" + (" Rerun with --verbose to see the traceback." if e.bug else ""))
+
+def _warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
+    "cellvae's own warnings as one line (`Warning: ...`) on stderr; any other library's as Python shows them."
+    if Path(filename).resolve().is_relative_to(Path(cellvae.__file__).resolve().parent):
+        err_console.print(f"[yellow]Warning:[/] {escape(str(message))}", soft_wrap=True)
+    else: _default(message, category, filename, lineno, file, line)
 
 def _run(fn):
     "Wrap a command: one clear line and exit 1 for user errors, 130 on interruption."
+    flags = _flags(fn)
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         raise_on_sigterm()
+        warnings.showwarning = _warning
         try:
             return fn(*args, **kwargs)
         except CellvaeError as e:
             if _state["verbose"]: err_console.print_exception()
-            _error(str(e))
+            _error(_run_failed(e, flags) if isinstance(e, RunFailed) else cli_message(str(e), flags))
             raise typer.Exit(1)
         except OSError as e:
-            msg = _os_message(e)
+            msg = os_error_message(e)
             if msg is None: raise
             if _state["verbose"]: err_console.print_exception()
             _error(msg)
@@ -105,7 +135,7 @@ def _version_callback(value: bool):
 def profile_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the profile.")] = Path("config.yml"),
 ):
-    """Describe this machine in a profile (config.yml) that sets run-time defaults: threads, batch size, device.
+    """Describe this machine in a profile (config.yml) that sets run-time defaults: threads, memory bound, GPU batch size.
 
     Example: cellvae profile --output config.yml
     """
@@ -143,9 +173,22 @@ BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
+ResumeOpt = Annotated[Optional[Path], typer.Option("--resume", help="Continue the failed or interrupted run in this folder, with its own config.", rich_help_panel="Training")]
+
 def _config(config, **overrides):
     from cellvae.settings import load_config
     return load_config(config, overrides=overrides)
+
+def _run_and_config(config, overrides: dict, output_dir, run_id, overwrite: bool, resume):
+    "The run folder and config of `train` and `pipeline`: a new run's, or, with `--resume`, the run's own config."
+    from cellvae.pipeline import RunPaths, run_folder
+    if resume is None:
+        cfg = _config(config, **overrides)
+        return run_folder(cfg, output_dir, run_id, overwrite), cfg
+    run = RunPaths(resume)
+    if not run.config.is_file():
+        raise CellvaeError(f"{resume}: not a cellvae run folder (no config.used.yaml); pass the folder of a run that failed or was interrupted.")
+    return run, _config(config or run.config, **overrides)  # the model must be the one in the checkpoint
 
 def _print_table(title: str, rows: dict):
     from rich.table import Table
@@ -160,7 +203,7 @@ def train_cmd(
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
     output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
     max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue the interrupted run in this folder.", rich_help_panel="Training")] = None,
+    resume: ResumeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
     quiet: QuietOpt = False,
 ):
@@ -168,21 +211,17 @@ def train_cmd(
 
     Example: cellvae train pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
-    from cellvae.pipeline import RunPaths, clear_run, plan, run_folder, train_run
+    from cellvae.pipeline import clear_run, plan, train_run
     overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed}
-    if resume:  # the run's own config (the model must be the one in the checkpoint), then any options given
-        run = RunPaths(resume)
-        if not run.checkpoint.exists():
-            raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
-        cfg = _config(config or (run.config if run.config.exists() else None), **overrides)
-    else:
-        cfg = _config(config, **overrides)
-        run = run_folder(cfg, output_dir, run_id, overwrite)
+    run, cfg = _run_and_config(config, overrides, output_dir, run_id, overwrite, resume)
+    if resume and not run.checkpoint.exists():
+        raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
     info, adata = plan(data, cfg, run, labels_key, batch_key)
     if dry_run:
         _print_table("cellvae train --dry-run: nothing written", info); return
     if overwrite and not resume: clear_run(run)
-    model, _, metrics = train_run(data, cfg, run, info["labels key"], batch_key, adata=adata, resume=bool(resume), progress=not quiet)
+    _, _, record = train_run(data, cfg, run, info["labels key"], batch_key, adata=adata, resume=bool(resume), progress=not quiet)
+    metrics = record.metrics
     _print_table("cellvae train", {"epochs": metrics["train"]["epochs"], "best epoch": metrics["train"]["best_epoch"],
                                    "best validation loss": f"{metrics['train']['best_val_loss']:.2f}", "run folder": run.root,
                                    "encoder": run.encoder})
@@ -193,7 +232,7 @@ def encode_cmd(
     sample: Annotated[Path, typer.Argument(help="The sample .h5ad to encode.")],
     genes: Annotated[Optional[Path], typer.Option("--genes", help="The sample's .genes file (default: <sample>.genes beside it, else its var_names).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", help="Where to write the encodings (default: <sample>-encodings.npy).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cells per onnxruntime call.")] = 32,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per onnxruntime call (default: the config's encode.batch_size).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Encode only the first N cells.")] = None,
     layer: LayerOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False,
 ):
@@ -202,9 +241,9 @@ def encode_cmd(
     Example: cellvae encode runs/pbmc3k/model/encoder.onnx sample.h5ad --genes sample.genes
     """
     from cellvae.encode import encode_file
-    cfg = _config(config)
-    p = encode_file(encoder, sample, output, genes=genes, layer=layer, batch_size=batch_size, num_samples=num_samples,
-                    threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap, quiet=quiet)
+    cfg = _config(config, **{"encode.batch_size": batch_size})
+    p = encode_file(encoder, sample, output, genes=genes, layer=layer, batch_size=cfg.encode.batch_size, num_samples=num_samples,
+                    threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap, max_memory_gb=cfg.data.max_memory_gb, quiet=quiet)
     err_console.print(f"Wrote {escape(str(p))}")
 
 # %% ../nbs/07_cli.ipynb #c020
@@ -215,7 +254,7 @@ def train_clusters_cmd(
     min_samples: Annotated[Optional[int], typer.Option("--min-samples", min=1, help="HDBSCAN min_samples (default: a rule of the number of cells).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on the first N cells only.")] = None,
     selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,
-    assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give noise points their nearest cluster.")] = None,
+    assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give the cells HDBSCAN calls noise the cluster of their nearest clustered cell (cellvae's rule); off: exactly hdbscan.approximate_predict, noise -1.")] = None,
     config: ConfigOpt = None,
 ):
     """Fit HDBSCAN on encodings and export it as cluster.onnx, which labels new cells with onnxruntime alone.
@@ -232,15 +271,18 @@ def cluster_cmd(
     cluster_onnx: Annotated[Path, typer.Argument(help="A cluster.onnx written by train-clusters.")],
     encodings: Annotated[Path, typer.Argument(help="Encodings (.npy) to label.")],
     output: Annotated[Optional[Path], typer.Option("--output", help="Labels file (default: <sample>-cluster-labels.npy beside the encodings).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cells per onnxruntime call.")] = 32,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per onnxruntime call (default: the config's cluster.batch_size).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Label only the first N cells.")] = None,
+    config: ConfigOpt = None,
 ):
     """Label encodings with cluster.onnx; write <sample>-cluster-labels.npy and -cluster-probabilities.npy.
 
     Example: cellvae cluster cluster.onnx sample-encodings.npy
     """
     from cellvae.pipeline import cluster_file
-    labels, probs = cluster_file(cluster_onnx, encodings, output, batch_size=batch_size, num_samples=num_samples)
+    cfg = _config(config, **{"cluster.batch_size": batch_size})
+    labels, probs = cluster_file(cluster_onnx, encodings, output, batch_size=cfg.cluster.batch_size, num_samples=num_samples,
+                                 threads=cfg.encode.threads)
     err_console.print(f"Wrote {escape(str(labels))} and {escape(str(probs))}")
 
 # %% ../nbs/07_cli.ipynb #c022
@@ -260,7 +302,7 @@ def eval_cmd(
     if run_dir is not None: m = eval_run(RunPaths(run_dir), cfg, labels_key)
     elif encodings is not None and data is not None:
         m = eval_encodings(encodings, data, labels_key or "cell_type", cfg, clusters)
-    else: raise CellvaeError("give a run folder, or --encodings with --data (and --labels-key).")
+    else: raise CellvaeError("give a run folder, or `encodings` with `data` (and `labels_key`).")
     from cellvae.eval import metrics_table  # imported late: scikit-learn is slow to load, and mistakes need not wait for it
     typer.echo(metrics_table(m))
 
@@ -280,7 +322,7 @@ def pipeline_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad of raw counts; omit for the embedded PBMC data.")] = None,
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
     output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
-    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
+    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None, resume: ResumeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
     quiet: QuietOpt = False,
 ):
@@ -288,14 +330,14 @@ def pipeline_cmd(
 
     Example: cellvae pipeline pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
-    from cellvae.pipeline import clear_run, plan, run_folder, run_pipeline
-    cfg = _config(config, **{"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed})
-    run = run_folder(cfg, output_dir, run_id, overwrite)
-    info, _ = plan(data, cfg, run, labels_key, batch_key)
+    from cellvae.pipeline import clear_run, plan, run_pipeline
+    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed}
+    run, cfg = _run_and_config(config, overrides, output_dir, run_id, overwrite, resume)
+    info, adata = plan(data, cfg, run, labels_key, batch_key)
     if dry_run:
         _print_table("cellvae pipeline --dry-run: nothing written", info); return
-    if overwrite: clear_run(run)
-    m = run_pipeline(data, cfg, run, labels_key, batch_key, progress=not quiet)
+    if overwrite and not resume: clear_run(run)
+    m = run_pipeline(data, cfg, run, info["labels key"], batch_key, progress=not quiet, resume=bool(resume), adata=adata)
     from cellvae.eval import metrics_table
     typer.echo(metrics_table(m))
     _print_table("written", {**m["files"], "metrics": run.metrics, "seconds": m["timings"]["total"]})

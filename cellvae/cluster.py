@@ -1,4 +1,4 @@
-"""HDBSCAN clusters of the latent space, shipped as one `cluster.onnx` that labels new cells exactly as `hdbscan.approximate_predict` does.
+"""HDBSCAN clusters of the latent space, shipped as one `cluster.onnx`: `hdbscan.approximate_predict` exactly, plus (by default) cellvae's assignment of the cells HDBSCAN calls noise.
 
 Docs: https://cellvae.github.io/cellvae/cluster.html.md"""
 
@@ -22,12 +22,13 @@ from torch import nn
 
 from . import __version__
 from .core import ConfigError, Files, InputError, Keys, atomic_path, open_onnx, quiet_export
+from .settings import defaults
 
 from anndata import AnnData
 
 # %% auto #0
-__all__ = ['default_cluster_params', 'HDBSCANPredictor', 'ClusterFit', 'fit_clusters', 'export_cluster_model', 'cluster',
-           'cluster_adata']
+__all__ = ['default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_clusters', 'export_cluster_model',
+           'cluster', 'noise_summary', 'cluster_adata']
 
 # %% ../nbs/04_cluster.ipynb #c007
 def default_cluster_params(
@@ -80,7 +81,7 @@ def _prediction_tables(clusterer: hdbscan.HDBSCAN) -> _Tables:
 _DBL_MAX = float(np.finfo(np.float64).max)
 
 class HDBSCANPredictor(nn.Module):
-    "`hdbscan.approximate_predict` as tensor ops (new cells in; labels and probabilities out), exportable to ONNX."
+    "`hdbscan.approximate_predict` as tensor ops, exportable to ONNX; with `assign_noise`, its noise cells get their nearest cluster."
     def __init__(self,
                  tables: _Tables,            # from `_prediction_tables`; use `from_hdbscan`
                  assign_noise: bool = True,  # give would-be noise the label of its mutual-reachability-nearest clustered point
@@ -188,7 +189,7 @@ HDBSCANPredictor._neighbours, HDBSCANPredictor._lambda = _neighbours, _lambda
 HDBSCANPredictor._walk, HDBSCANPredictor._assign_noise = _walk, _assign_noise
 
 # %% ../nbs/04_cluster.ipynb #c026
-def _check_encodings(x, what: str = "encodings") -> np.ndarray:
+def check_encodings(x, what: str = "encodings") -> np.ndarray:
     "`x` as a 2-D float array with finite values, or an `InputError` saying what is wrong."
     x = np.asarray(x)
     if x.ndim != 2: raise InputError(f"{what}: expected a 2-D array (cells x latent dimensions), got shape {x.shape}; pass the latent, e.g. obsm['{Keys.LATENT}'].")
@@ -217,7 +218,7 @@ def fit_clusters(
     **hdbscan_kwargs,                     # passed on to `hdbscan.HDBSCAN`
 ) -> ClusterFit:
     "Fit HDBSCAN to a latent and return the predictor for new cells with the training labels."
-    x = _check_encodings(encodings).astype(np.float32)
+    x = check_encodings(encodings).astype(np.float32)
     rule = default_cluster_params(max(len(x), 1))
     mcs = int(min_cluster_size or rule["min_cluster_size"])
     ms = int(min_samples or min(rule["min_samples"], mcs))
@@ -249,7 +250,10 @@ def export_cluster_model(
     model = program.model_proto
     props = {**predictor.params, "cellvae_version": __version__, **(metadata or {})}
     onnx.helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in props.items()})
-    model.doc_string = "cellvae cluster model: hdbscan.approximate_predict of new cells, as ONNX."
+    model.doc_string = ("cellvae cluster model: hdbscan.approximate_predict of new cells, as ONNX"
+                        + ("; cells it calls noise (probability 0) get the label of their mutual-reachability-nearest "
+                           "clustered training point (cellvae's rule, not HDBSCAN's)." if predictor.assign_noise else
+                           "; noise is -1."))
     onnx.checker.check_model(model, full_check=True)
     path = Path(path)
     with atomic_path(path) as tmp: onnx.save_model(model, tmp)
@@ -264,7 +268,7 @@ def cluster(
     model_path: str | os.PathLike,  # a `cluster.onnx` from `export_cluster_model`
     encodings: np.ndarray,          # (cells, latent) float32 or float64; float64 is rounded to float32, the model's input
     *,
-    batch_size: int = 1024,         # rows per onnxruntime call; bounds memory (chunk x training points)
+    batch_size: int = defaults().cluster.batch_size,  # rows per onnxruntime call; bounds memory (chunk x training points)
     threads: int | None = None,     # onnxruntime intra-op threads; None: all cores
 ) -> tuple[np.ndarray, np.ndarray]:
     "Cluster labels (int64, -1 = noise) and membership probabilities (float32) of `encodings`, with onnxruntime."
@@ -272,17 +276,28 @@ def cluster(
 
 def _run(session: ort.InferenceSession, encodings, batch_size: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     "Run a cluster model over `encodings` in chunks of `batch_size` rows."
-    x = _check_encodings(encodings)
+    x = check_encodings(encodings)
     width = session.get_inputs()[0].shape[1]
     if x.shape[1] != width:
         raise InputError(f"encodings have {x.shape[1]} latent dimensions but {name} was fitted on {width}; "
                          "pass encodings from the model the clusters were fitted on.")
-    if batch_size < 1: raise ConfigError(f"batch_size={batch_size}: use a positive number of rows.")
+    if batch_size < 1: raise ConfigError(f"`batch_size={batch_size}`: use a positive number of rows.")
     labels, probs = np.empty(len(x), np.int64), np.empty(len(x), np.float32)
     for start in range(0, len(x), batch_size):
         chunk = np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)
         labels[start : start + len(chunk)], probs[start : start + len(chunk)] = session.run(None, {"encodings": chunk})
     return labels, probs
+
+# %% ../nbs/04_cluster.ipynb #c16c373
+def noise_summary(
+    labels: np.ndarray,         # cluster labels from `cluster` (-1: noise)
+    probabilities: np.ndarray,  # their membership probabilities
+) -> dict:
+    "The fraction of cells HDBSCAN's rule calls noise (probability 0), and how many of them the noise assignment labelled."
+    labels, probabilities = np.asarray(labels), np.asarray(probabilities)
+    hdb_noise = probabilities == 0
+    return dict(hdbscan_noise_fraction=float(hdb_noise.mean()) if len(labels) else 0.0,
+                n_noise_assigned=int((hdb_noise & (labels >= 0)).sum()))
 
 # %% ../nbs/04_cluster.ipynb #c043
 def cluster_adata(
@@ -292,12 +307,12 @@ def cluster_adata(
     use_rep: str = Keys.LATENT,         # the obsm key of the latent
     key_added: str = Keys.CLUSTER,      # obs column of the labels; probabilities go to `key_added + '_probability'`
     copy: bool = False,                 # annotate and return a copy instead of `adata`
-    batch_size: int = 1024,             # see `cluster`
+    batch_size: int = defaults().cluster.batch_size,  # see `cluster`
     threads: int | None = None,         # see `cluster`
 ) -> AnnData | None:
     "Label the cells of `adata` with `cluster.onnx`: categorical `obs[key_added]` and its probabilities."
-    if adata.is_view and not copy: raise InputError("adata is a view; annotate adata[...].copy() or pass copy=True.")
-    if use_rep not in adata.obsm: raise InputError(f"adata.obsm has no '{use_rep}' (it has {list(adata.obsm)}); compute the latent first or pass use_rep.")
+    if adata.is_view and not copy: raise InputError("adata: is a view; annotate adata[...].copy() or pass `copy=True`.")
+    if use_rep not in adata.obsm: raise InputError(f"adata.obsm has no '{use_rep}' (it has {list(adata.obsm)}); compute the latent first or pass `use_rep`.")
     session = _load_session(model_path, threads)
     adata = adata.copy() if copy else adata
     labels, probs = _run(session, adata.obsm[use_rep], batch_size, Path(model_path).name)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import threading
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CellvaeError', 'InputError', 'ConfigError', 'OutputError', 'temp_name', 'atomic_path', 'save_npy', 'write_text',
-           'write_json', 'raise_on_sigterm', 'quiet_export', 'open_onnx', 'genes_checksum', 'Keys', 'Files']
+__all__ = ['OS_HINTS', 'CellvaeError', 'InputError', 'ConfigError', 'OutputError', 'RunFailed', 'temp_name', 'final_name',
+           'atomic_path', 'os_error_message', 'save_npy', 'write_text', 'write_json', 'raise_on_sigterm',
+           'quiet_export', 'open_onnx', 'genes_checksum', 'Keys', 'Files']
 
 # %% ../nbs/00b_core.ipynb #c005
 class CellvaeError(Exception):
@@ -38,13 +40,28 @@ class ConfigError(CellvaeError, ValueError):
 class OutputError(CellvaeError, OSError):
     "An output that could not be written (a full disk, a missing permission), naming the file."
 
+class RunFailed(CellvaeError):
+    "A run that stopped in one of its stages (`reason` says why; `bug`: not a user error); its folder is marked failed in its `metrics.json`."
+    def __init__(self, root: str | os.PathLike, stage: str, reason: str, bug: bool = False):
+        self.root, self.stage, self.reason, self.bug = Path(root), stage, reason, bug
+        super().__init__(f"{root}: the run stopped in its {stage} stage ({reason}); the folder is marked failed in its "
+                         "metrics.json. Continue it from its last checkpoint with `resume=True`, or start again with `overwrite=True`.")
+
 # %% ../nbs/00b_core.ipynb #c008
 def temp_name(path: Path) -> Path:
     "A hidden, unique temporary name beside `path` that keeps its suffix."
     path = Path(path)
     return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
 
-_OS_HINTS = {  # what an OSError's errno means to someone writing or reading their files
+_TEMP = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{8}\.tmp(?P<suffix>\.[^.]*)?$")  # `temp_name`'s pattern
+
+def final_name(path: str | os.PathLike) -> str:
+    "The file a user asked for: a hidden temporary name (`.x.1a2b3c4d.tmp.npy`) maps back to `x.npy`."
+    p = Path(str(path))
+    m = _TEMP.match(p.name)
+    return str(p.with_name(m["stem"] + (m["suffix"] or ""))) if m else str(p)
+
+OS_HINTS = {  # what an OSError's errno means to someone writing or reading their files
     errno.EACCES: "permission denied; check the permissions of the file and its folder, or choose another path",
     errno.EPERM: "operation not permitted; check the permissions of the file and its folder, or choose another path",
     errno.EROFS: "the file system is read-only; choose another path",
@@ -59,7 +76,7 @@ def _write_error(path: Path, e: OSError) -> OutputError:
     "An `OutputError` naming the final `path` for an `OSError` raised while writing it."
     # writers often fail without a file name or an errno (numpy: "2000 requested and 992 written")
     reason = e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
-    hint = _OS_HINTS.get(e.errno, f"could not be written ({reason}); if the disk is full, free some space or choose another path")
+    hint = OS_HINTS.get(e.errno, f"could not be written ({reason}); if the disk is full, free some space or choose another path")
     err = OutputError(f"{path}: {hint}; any previous file is unchanged.")
     err.errno = e.errno
     return err
@@ -83,6 +100,13 @@ def atomic_path(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+def os_error_message(e: OSError) -> str | None:
+    "One line for an `OSError` the user's files or disk caused, naming the file as the user gave it; None for any other."
+    hint = OS_HINTS.get(e.errno)
+    name = e.filename2 if e.errno == errno.EISDIR and e.filename2 is not None else e.filename
+    if hint is None or name is None or isinstance(name, int): return None
+    return f"{final_name(name)}: {hint}."
 
 # %% ../nbs/00b_core.ipynb #c011
 def save_npy(path: str | os.PathLike, arr: np.ndarray) -> Path:
@@ -169,6 +193,7 @@ def genes_checksum(
 class Keys:
     "AnnData keys cellvae writes (scanpy conventions: `obsm['X_…']`, categorical `obs` columns)."
     COUNTS = "counts"                  # layer holding raw counts
+    HVG = "highly_variable"            # var: the genes a model is trained on (scanpy's column)
     LATENT = "X_cellvae"               # obsm: latent mean
     UMAP = "X_umap"                    # obsm: UMAP of the latent (scanpy's name, so sc.pl.umap works)
     CLUSTER = "cellvae_cluster"        # obs: categorical cluster labels ("-1" is noise)

@@ -20,10 +20,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .core import CellvaeError, InputError, Keys, write_text
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'check_counts', 'looks_like_counts',
-           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'split_indices', 'DataAdapter',
+           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'obs_column', 'counts_of',
+           'gene_mask', 'split_indices', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
            'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path',
            'load_dataset', 'inspect_data']
 
@@ -100,7 +102,7 @@ def _count_layers(adata) -> list[str]:
 
 def counts_hint(layers: Sequence[str]) -> str:
     "What to do when X is not counts: pass the first layer that looks like counts, else give raw counts."
-    if layers: return f" Pass --layer {layers[0]} to read the raw counts in layers['{layers[0]}']."
+    if layers: return f" Pass `layer='{layers[0]}'` to read the raw counts in layers['{layers[0]}']."
     return " Give the raw (unnormalised) UMI counts."
 
 def read_counts(
@@ -166,6 +168,7 @@ def synthetic_counts(
     n_genes: int = 300,      # genes
     n_types: int = 4,        # cell types, each with its own marker genes
     n_batches: int = 1,      # batches (obs['batch']); 1 means no batch effect
+    batch_effect: float = 0.3,  # sd of each gene's log-scale factor per batch (0: batches differ in name only)
     seed: int = 0,           # the whole draw is a function of the seed
     dispersion: float = 5.0, # NB inverse dispersion (theta); smaller is noisier
     library_size: float = 2000.0,  # median total counts per cell
@@ -181,7 +184,7 @@ def synthetic_counts(
     profiles /= profiles.sum(1, keepdims=True)
     types = rng.integers(0, n_types, n_cells)
     batches = rng.integers(0, n_batches, n_cells)
-    batch_fx = rng.lognormal(0, 0.3, (n_batches, n_genes)) if n_batches > 1 else np.ones((1, n_genes))
+    batch_fx = rng.lognormal(0, batch_effect, (n_batches, n_genes)) if n_batches > 1 else np.ones((1, n_genes))
     lib = rng.lognormal(np.log(library_size), 0.3, n_cells)
     mu = profiles[types] * batch_fx[batches] * lib[:, None]
     counts = rng.poisson(rng.gamma(dispersion, mu / dispersion))
@@ -196,35 +199,80 @@ def synthetic_counts(
 # %% ../nbs/00_data.ipynb #c020
 def preprocess(
     adata: ad.AnnData,         # counts in `layers[layer]` (as `read_counts` returns)
-    n_top_genes: int = 2000,   # highly variable genes to keep (all genes if there are fewer)
-    target_sum: float = 1e4,   # normalize_total target
-    flavor: str = "seurat_v3", # scanpy's HVG flavor
+    n_top_genes: int = defaults().data.n_top_genes,  # highly variable genes to mark (all genes if there are fewer)
+    target_sum: float = defaults().data.target_sum,  # normalize_total target
+    flavor: str = defaults().data.hvg_flavor,        # scanpy's HVG flavor: seurat_v3 (on counts), seurat or cell_ranger
     layer: str = Keys.COUNTS,  # the layer with raw counts
     batch_key: str | None = None,  # choose HVGs within batches, as scanpy does
-) -> ad.AnnData:
-    "A new AnnData with the top HVGs, log-normalised `X`, and counts in `layers['counts']`."
+    *,
+    copy: bool = False,        # annotate and return a copy instead of `adata`
+) -> ad.AnnData | None:
+    "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
     import scanpy as sc
-    if layer not in adata.layers: raise InputError(f"preprocess: no layer `{layer}` with raw counts; read the data with read_counts.")
-    a = adata.copy()
-    n_in = a.n_vars
-    def lognorm(a):
-        a.X = a.layers[layer].copy()
-        sc.pp.normalize_total(a, target_sum=target_sum)
-        sc.pp.log1p(a)
-    v3 = flavor.startswith("seurat_v3")  # seurat_v3 ranks genes on the counts; the others on log-normalised X, as scanpy expects
-    if n_top_genes < a.n_vars and not v3:  # genes no cell expresses never vary, and the binned flavors fail on them
-        a = a[:, np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0].copy()
-        lognorm(a)
+    if layer not in adata.layers: raise InputError(f"adata: no layer `{layer}` with raw counts; read the data with read_counts.")
+    if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
+    a = adata.copy() if copy else adata
+    hvg = np.ones(a.n_vars, bool)
     if n_top_genes < a.n_vars:
+        v3 = flavor.startswith("seurat_v3")  # seurat_v3 ranks genes on the counts; the others on log-normalised values
+        expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
+        ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sc.pp.highly_variable_genes(a, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
+            sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
                                         batch_key=batch_key, subset=False)
-        a = a[:, a.var["highly_variable"].to_numpy()].copy()
-    lognorm(a)  # over the kept genes, as the encoder normalises its input
-    a.uns[Keys.UNS] = {"preprocess": {"n_genes_in": int(n_in), "n_top_genes": int(n_top_genes), "target_sum": float(target_sum),
-                                      "flavor": flavor, "layer": layer}}
-    return a
+        hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
+    a.var[Keys.HVG] = hvg
+    a.X = _log_normalized(a, layer, target_sum).X
+    a.uns.setdefault(Keys.UNS, {})["preprocess"] = {"n_genes_in": int(a.n_vars), "n_top_genes": int(n_top_genes),
+        "n_highly_variable": int(hvg.sum()), "target_sum": float(target_sum), "flavor": flavor, "layer": layer}
+    return a if copy else None
+
+def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:
+    "A new AnnData (same obs and var) whose `X` is `log1p` of `layers[layer]` scaled to `target_sum` per cell."
+    import scanpy as sc
+    out = ad.AnnData(X=a.layers[layer].copy(), obs=a.obs[[]], var=a.var[[]])
+    sc.pp.normalize_total(out, target_sum=target_sum)
+    sc.pp.log1p(out)
+    return out
+
+# %% ../nbs/00_data.ipynb #c50c45c
+def obs_column(
+    adata: ad.AnnData,       # the data
+    key: str,                # an obs column the user named
+    what: str = "key",       # what it is for, e.g. "labels key (`labels_key`)"
+    source: str = "adata",   # names the data in the message, e.g. its file
+) -> pd.Series:
+    "`adata.obs[key]`, or an `InputError` listing the obs columns."
+    if key not in adata.obs:
+        avail = ", ".join(map(str, adata.obs.columns)) or "none"
+        raise InputError(f"{source}: no obs column `{key}` for the {what} (available: {avail}).")
+    return adata.obs[key]
+
+def counts_of(
+    adata: ad.AnnData,      # the data
+    layer: str | None,      # the layer with raw counts; None: X
+    source: str = "adata",  # names the data in the message
+):
+    "The counts matrix in `layers[layer]` (or `X` when `layer` is None)."
+    if layer is None: return adata.X
+    if layer not in adata.layers:
+        raise InputError(f"{source}: no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}); read the data with read_counts.")
+    return adata.layers[layer]
+
+# %% ../nbs/00_data.ipynb #cb340d7
+def gene_mask(
+    adata: ad.AnnData,                # the data
+    mask_var: str | None = Keys.HVG,  # a boolean var column; None, or the default column absent: every gene
+) -> np.ndarray:
+    "Which genes of `adata` a model uses: a boolean mask over `var_names`."
+    if mask_var is None or (mask_var == Keys.HVG and mask_var not in adata.var): return np.ones(adata.n_vars, bool)
+    if mask_var not in adata.var:
+        raise InputError(f"adata: no var column `{mask_var}` to choose the genes (`mask_var`); columns: {', '.join(map(str, adata.var.columns)) or 'none'}.")
+    m = adata.var[mask_var].to_numpy()
+    if m.dtype != bool: raise InputError(f"adata: var column `{mask_var}` holds {m.dtype} values; `mask_var` needs a boolean column.")
+    if not m.any(): raise InputError(f"adata: var column `{mask_var}` marks no gene; run preprocess, or pass `mask_var=None` to use every gene.")
+    return m
 
 # %% ../nbs/00_data.ipynb #c023
 def split_indices(
@@ -235,7 +283,7 @@ def split_indices(
 ) -> tuple[np.ndarray, np.ndarray]:
     "Sorted train and validation cell indices, stratified by `labels` where possible."
     from sklearn.model_selection import train_test_split
-    if not 0 < val_fraction < 1: raise InputError(f"val_fraction must be between 0 and 1, not {val_fraction}.")
+    if not 0 < val_fraction < 1: raise InputError(f"`val_fraction` must be between 0 and 1, not {val_fraction}.")
     if n_cells < 2: raise InputError(f"need at least 2 cells to hold out validation cells, not {n_cells}.")
     n_val = min(max(1, int(round(n_cells * val_fraction))), n_cells - 1)
     idx, strat = np.arange(n_cells), None
@@ -256,12 +304,12 @@ class DataAdapter:
         *,
         batch_index: np.ndarray | None = None,  # integer batch of each cell, or None
         labels: Sequence | None = None,      # stratify the split by these
-        val_fraction: float = 0.1,           # held-out fraction
-        batch_size: int = 128,               # cells per mini-batch
+        val_fraction: float = defaults().data.val_fraction,  # held-out fraction
+        batch_size: int = defaults().train.batch_size,       # cells per mini-batch
         seed: int = 0,                       # split and shuffling seed
         n_genes_in: int | None = None,       # genes before HVG selection, for `dataset_info`
     ):
-        if batch_size < 1: raise InputError(f"batch_size must be at least 1, not {batch_size}.")
+        if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
         self.X = sp.csr_matrix(counts, dtype=np.float32)
         if not self.X.has_canonical_format:  # the batches' non-zero lists must not repeat an entry
             self.X = self.X.copy(); self.X.sum_duplicates()
@@ -274,13 +322,13 @@ class DataAdapter:
 
     @classmethod
     def from_anndata(cls, adata: ad.AnnData, layer: str = Keys.COUNTS, batch_key: str | None = None,
-                     labels_key: str | None = None, **kwargs) -> "DataAdapter":
-        "Build from an AnnData: counts from `layer`, batches from `obs[batch_key]`, strata from `obs[labels_key]`."
+                     labels_key: str | None = None, mask_var: str | None = Keys.HVG, **kwargs) -> "DataAdapter":
+        "Build from an AnnData: counts of the `gene_mask` genes from `layer`, batches from `obs[batch_key]`, strata from `obs[labels_key]`."
         X = adata.layers[layer] if layer else adata.X
         b = None if batch_key is None else pd.Categorical(adata.obs[batch_key]).codes
         lab = None if labels_key is None else adata.obs[labels_key].to_numpy()
-        n_in = adata.uns.get(Keys.UNS, {}).get("preprocess", {}).get("n_genes_in")
-        return cls(X, batch_index=b, labels=lab, n_genes_in=n_in, **kwargs)
+        keep = gene_mask(adata, mask_var)
+        return cls(X if keep.all() else sp.csr_matrix(X)[:, keep], batch_index=b, labels=lab, n_genes_in=adata.n_vars, **kwargs)
 
     def _batch(self, idx: np.ndarray) -> dict:
         import torch
@@ -308,6 +356,42 @@ class DataAdapter:
         "Sizes: n_cells, n_genes (before HVG selection), num_hvgs (the model's input), n_train, n_val, n_batches."
         return dict(n_cells=self.n_cells, n_genes=int(self.n_genes_in), num_hvgs=self.n_genes, n_train=len(self.train_idx),
                     n_val=len(self.val_idx), n_batches=self.n_batches, batch_size=self.batch_size)
+
+# %% ../nbs/00_data.ipynb #c07fadd
+def h5ad_matrix_bytes(
+    path: str | os.PathLike,  # an .h5ad file
+) -> tuple[int, int, int, int]:
+    "(cells, genes, stored non-zero entries, bytes in memory) of the matrices an `.h5ad` holds (X, layers, raw), read from its HDF5 metadata."
+    import h5py
+    path = check_h5ad_file(path)
+    total, nnz = 0, 0
+    with h5ad_errors(path), h5py.File(path, "r") as f:
+        nodes = [f["X"]] if "X" in f else []
+        nodes += [f["layers"][k] for k in f["layers"]] if "layers" in f else []
+        nodes += [f["raw"]["X"]] if "raw" in f and "X" in f["raw"] else []
+        x = f["X"] if "X" in f else None
+        shape = (0, 0) if x is None else tuple(x.attrs["shape"]) if "shape" in x.attrs else x.shape
+        for i, node in enumerate(nodes):
+            parts = [node] if isinstance(node, h5py.Dataset) else [node[k] for k in ("data", "indices", "indptr") if k in node]
+            total += sum(d.size * d.dtype.itemsize for d in parts)
+            if i == 0: nnz = parts[0].size  # X's stored entries (every entry of a dense X)
+    return int(shape[0]), int(shape[1]), int(nnz), int(total)
+
+def check_memory(
+    n_bytes: int,                 # what the step would hold in memory
+    max_memory_gb: float | None,  # the bound (`data.max_memory_gb`); None: no bound
+    what: str,                    # names the data and the step, e.g. "pbmc.h5ad: training on 2,638 cells"
+    fix: str,                     # what to do instead
+) -> None:
+    "Raise an `InputError` if `n_bytes` is above `max_memory_gb`."
+    if max_memory_gb is not None and n_bytes > max_memory_gb * 2**30:
+        raise InputError(f"{what} would take about {n_bytes / 2**30:.2f} GB of memory, above `max_memory_gb` "
+                         f"({max_memory_gb:g} GB, the machine profile's max_ram_usage_gb unless the config sets data.max_memory_gb); {fix}.")
+
+def counts_memory(path: str | os.PathLike) -> int:
+    "Bytes `read_counts` holds for an `.h5ad`: what it stores, plus the float32 counts and their copy in `X`."
+    n, _, nnz, stored = h5ad_matrix_bytes(path)
+    return stored + 2 * (nnz * 8 + (n + 1) * 8)
 
 # %% ../nbs/00_data.ipynb #c029
 def genes_path(path: str | os.PathLike) -> Path:
@@ -389,7 +473,7 @@ def gene_map(
     "Map `sample_genes` onto `model_genes`; error on no overlap or duplicates, warn on a small overlap."
     if not len(sample_genes): raise InputError(f"{sample}: holds no genes; give a sample with genes.")
     _dups(model_genes, f"{model} gene list", "use the gene list exported with the model")
-    _dups(sample_genes, sample, "make them unique (adata.var_names_make_unique(), then save) or pass --genes with a list of unique names")
+    _dups(sample_genes, sample, "make them unique (adata.var_names_make_unique(), then save) or pass `genes` with a list of unique names")
     src = pd.Index([str(g) for g in sample_genes]).get_indexer([str(g) for g in model_genes]).astype(np.int64)
     gm = GeneMap(list(model_genes), src, len(sample_genes))
     if gm.n_overlap == 0:
@@ -413,16 +497,22 @@ def load_dataset(
     path: str | os.PathLike | None = None,  # a counts file, or None for the embedded PBMC data
     layer: str | None = None,               # the layer with raw counts
     data_root: str | os.PathLike | None = None,  # where relative paths are also looked up
+    max_memory_gb: float | None = None,     # refuse an .h5ad whose reading would take more (see `check_memory`)
 ) -> ad.AnnData:
     "Read counts from `path` (see `read_counts`), or the embedded PBMC data when `path` is None."
     if path is None: return pbmc68k()
-    return read_counts(resolve_data_path(path, data_root), layer=layer)
+    path = resolve_data_path(path, data_root)
+    if max_memory_gb is not None and path.is_file() and path.suffix == ".h5ad":
+        n, g, _, _ = h5ad_matrix_bytes(path)
+        check_memory(counts_memory(path), max_memory_gb, f"{path}: reading its {n:,} cells x {g:,} genes",
+                     "raise the bound, or train on a subset of the cells")
+    return read_counts(path, layer=layer)
 
 def inspect_data(path: str | os.PathLike | None, cfg) -> dict:
     "Read and preprocess a dataset as training would (with config `cfg`); return what was found."
-    a = load_dataset(path, cfg.data.layer, cfg.paths.data_root)
-    pp = preprocess(a, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor)
+    a = load_dataset(path, cfg.data.layer, cfg.paths.data_root, cfg.data.max_memory_gb)
+    preprocess(a, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor)
     tot = np.asarray(a.layers[Keys.COUNTS].sum(1)).ravel()
     return {"data": str(path) if path else DEFAULT_DATA, "cells": a.n_obs, "genes": a.n_vars,
-            "median counts per cell": float(np.median(tot)), "highly variable genes": pp.n_vars,
+            "median counts per cell": float(np.median(tot)), "highly variable genes": int(a.var[Keys.HVG].sum()),
             "obs columns": ", ".join(map(str, a.obs.columns)) or "none"}

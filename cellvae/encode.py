@@ -21,8 +21,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
-from .data import (GeneMap, check_counts, check_h5ad_file, counts_hint, gene_map, genes_path, h5ad_errors,
-                          looks_like_counts, read_genes)
+from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_hint, gene_map, genes_path,
+                          h5ad_errors, looks_like_counts, read_genes)
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
@@ -78,6 +79,7 @@ class SampleReader:
         layer: str | None = None,             # the layer with raw counts (default: X)
     ):
         self.path = Path(path)
+        self.source = str(self.path)  # names the sample in messages
         check_h5ad_file(self.path)  # clear errors for missing, empty and non-HDF5 files
         self.layer, self.field = layer, "X" if layer is None else f"layers['{layer}']"
         with h5ad_errors(self.path): self._file = h5py.File(self.path, "r")
@@ -94,7 +96,7 @@ class SampleReader:
         self.obs_names = obs_names
         if self.n_cells == 0 or n_vars == 0:
             raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; nothing to encode.")
-        if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (--genes)"
+        if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (`genes`)"
         elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
         else: self.genes, self.genes_source = [str(g) for g in var_names], f"{self.path.name} var_names"
         if len(self.genes) != n_vars:
@@ -103,7 +105,7 @@ class SampleReader:
         key = "X" if layer is None else f"layers/{layer}"
         if key not in f:
             avail = ", ".join(f["layers"]) if "layers" in f else "none"
-            raise InputError(f"{self.path}: no layer `{layer}` (layers: {avail}); pass --layer with a layer of raw counts.")
+            raise InputError(f"{self.path}: no layer `{layer}` (layers: {avail}); pass `layer` with a layer of raw counts.")
         node = f[key]
         enc = node.attrs.get("encoding-type", "array")
         if isinstance(node, h5py.Group) and enc == "csr_matrix": self._m = ad.io.sparse_dataset(node)
@@ -144,21 +146,26 @@ def encode(
     *,
     genes: str | os.PathLike | None = None,    # the sample's `.genes` file (see `SampleReader`)
     layer: str | None = None,                  # the layer with raw counts (default: X)
-    batch_size: int = 32,                      # cells per onnxruntime call
+    batch_size: int = defaults().encode.batch_size,  # cells per onnxruntime call
     num_samples: int | None = None,            # encode only the first N cells
     threads: int | None = None,                # onnxruntime threads
-    min_overlap: float = 0.5,                  # warn below this fraction of model genes found
+    min_overlap: float = defaults().data.min_gene_overlap,  # warn below this fraction of model genes found
+    max_memory_gb: float | None = None,        # refuse to hold more than this (the encodings and one batch)
     quiet: bool = False,                       # no messages or progress bar
 ) -> np.ndarray:
     "Encode the cells of `sample` with an ONNX encoder: float32 [cells, latent_dim]."
-    if batch_size < 1: raise InputError(f"--batch-size must be at least 1, not {batch_size}.")
-    if num_samples is not None and num_samples < 1: raise InputError(f"--num-samples must be at least 1, not {num_samples}.")
+    if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
+    if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
     enc = encoder if isinstance(encoder, OnnxEncoder) else open_encoder(encoder, threads=threads)
     if isinstance(sample, ad.AnnData): reader = _MemoryReader(sample, layer)
     else: reader = SampleReader(sample, genes=genes, layer=layer)
     with reader:
         gm = gene_map(enc.genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=str(enc.path))
         n = reader.n_cells if num_samples is None else min(num_samples, reader.n_cells)
+        # the encodings, and one batch of sample rows with its model-ordered and normalised copies
+        held = 4 * (n * enc.latent_dim + min(batch_size, n) * (len(reader.genes) + 3 * enc.n_genes))
+        check_memory(held, max_memory_gb, f"{reader.source}: encoding {n:,} cells in batches of {batch_size:,}",
+                     "pass a smaller `batch_size`, or fewer cells with `num_samples`")
         first = reader.rows(0, min(batch_size, n))
         _log(f"sample genes from {reader.genes_source}", quiet)
         _log(gm.summary(), quiet)
@@ -177,6 +184,7 @@ class _MemoryReader:
             raise InputError(f"the AnnData has no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}).")
         self.X, self.n_cells = (adata.X if layer is None else adata.layers[layer]), adata.n_obs
         self.genes, self.genes_source, self.layer = [str(g) for g in adata.var_names], "the AnnData's var_names", layer
+        self.source = "the AnnData"
     def rows(self, s, e):
         X = self.X[s:e]
         check_counts(X, f"AnnData {'X' if self.layer is None else self.layer} (cells {s}-{e - 1})")
@@ -206,12 +214,12 @@ def encode_file(
 ) -> Path:
     "Encode `sample` and write the encodings (float32 [cells, latent_dim]) as `.npy`; return the path."
     out = Path(output) if output is not None else encodings_path(sample)
-    if out.is_dir(): raise InputError(f"{out}: is a directory; pass a file name to --output, e.g. {out / encodings_path(sample).name}.")
+    if out.is_dir(): raise InputError(f"{out}: is a directory; pass a file name to `output`, e.g. {out / encodings_path(sample).name}.")
     if not out.parent.exists(): raise InputError(f"{out.parent}: the output folder does not exist; create it first.")
-    if not os.access(out.parent, os.W_OK): raise InputError(f"{out.parent}: cannot write in this folder (permission denied); choose another --output.")
+    if not os.access(out.parent, os.W_OK): raise InputError(f"{out.parent}: cannot write in this folder (permission denied); choose another `output`.")
     z = encode(encoder, sample, **kwargs)
     try: return save_npy(out, z)
-    except PermissionError: raise InputError(f"{out}: cannot write here (permission denied); choose another --output.") from None
+    except PermissionError: raise InputError(f"{out}: cannot write here (permission denied); choose another `output`.") from None
 
 def encode_adata(
     adata: ad.AnnData,                 # cells to encode (counts in `layer`)

@@ -24,11 +24,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .core import InputError, Keys
+from .data import obs_column
 
 # %% auto #0
-__all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'annotation_scores', 'score_representation',
-           'transfer_labels', 'transfer_labels_adata', 'cluster_agreement', 'leiden_clusters', 'reconstruction_score',
-           'evaluation_metrics', 'metrics_table']
+__all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'label_strings', 'check_labels', 'check_matrix',
+           'annotation_scores', 'representation', 'score_representation', 'transfer_labels', 'transfer_labels_adata',
+           'cluster_agreement', 'leiden_clusters', 'batch_mixing', 'reconstruction_score', 'evaluation_metrics',
+           'metrics_table']
 
 # %% ../nbs/05_eval.ipynb #c006
 def _natural_key(s: str):
@@ -43,25 +45,32 @@ def category_order(
         present = set(s.astype(str))
         cats = [str(c) for c in s.cat.categories if str(c) in present]
         return sorted(cats, key=int) if all(re.fullmatch(r"-?\d+", c) for c in cats) else cats
-    return sorted({str(v) for v in _as_str(values)}, key=_natural_key)
+    return sorted({str(v) for v in label_strings(values)}, key=_natural_key)
 
-def _as_str(values) -> np.ndarray:
+def label_strings(values) -> np.ndarray:
     "Values as strings; integral numbers lose their '.0' so that clusters -1.0 and '-1' agree."
     a = np.asarray(values)
     if a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all(): a = a.astype(np.int64)
     return a.astype(str)
 
 # %% ../nbs/05_eval.ipynb #c008
-def _labels(labels, n: int | None = None, what: str = "labels") -> tuple[np.ndarray, list[str]]:
+def check_labels(
+    labels,                # one label per cell (list, array, Series or categorical)
+    n: int | None = None,  # the number of cells they must label
+    what: str = "labels",  # names them in messages
+) -> tuple[np.ndarray, list[str]]:
     "Labels as a string array and their order; fail on a length mismatch or missing labels."
     s = labels if isinstance(labels, pd.Series) else pd.Series(labels)
     if n is not None and len(s) != n:
         raise InputError(f"{what}: {len(s):,} labels for {n:,} cells; give one label per cell.")
     if s.isna().any():
         raise InputError(f"{what}: {int(s.isna().sum()):,} missing labels; drop the unlabelled cells first.")
-    return _as_str(s.to_numpy()), category_order(s)
+    return label_strings(s.to_numpy()), category_order(s)
 
-def _matrix(X, what: str = "X") -> np.ndarray:
+def check_matrix(
+    X,               # cells x dimensions, dense or sparse
+    what: str = "X", # names it in messages
+) -> np.ndarray:
     "A finite cells x dimensions float array."
     X = np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
     if X.ndim != 2: raise InputError(f"{what}: expected a cells x dimensions matrix, got shape {X.shape}.")
@@ -116,8 +125,8 @@ def annotation_scores(
     test_idx: Sequence | None = None,   # and score these (each defaults to the other's complement)
 ) -> dict:
     "Annotate cells from `X` with a kNN or logistic-regression classifier; score it out of sample."
-    X = _matrix(X)
-    y, order = _labels(labels, len(X))
+    X = check_matrix(X)
+    y, order = check_labels(labels, len(X))
     if len(order) < 2: raise InputError(f"labels: all {len(y):,} cells have the label '{order[0]}'; annotation needs at least two labels.")
     pairs, scored, n_splits = _splits(y, cv, seed, train_idx, test_idx)
     k = int(min(k, min(len(tr) for tr, _ in pairs)))
@@ -146,17 +155,16 @@ def _auroc(yt, proba, order, y, pairs, n_splits) -> dict:
     return dict(auroc_macro=float(np.mean(aucs)) if aucs else None, auroc_classes=eligible or None)
 
 # %% ../nbs/05_eval.ipynb #c018
-def _rep(adata: ad.AnnData, use_rep: str):
+def representation(
+    adata: ad.AnnData,  # the data
+    use_rep: str,       # an obsm key, or "X"
+):
+    "`adata.obsm[use_rep]` (or `adata.X`), or an `InputError` listing the obsm keys."
     if use_rep == "X": return adata.X
     if use_rep not in adata.obsm:
         raise InputError(f"obsm['{use_rep}']: not found; available keys: {', '.join(adata.obsm) or 'none'} "
                          "(compute it first, e.g. with sc.pp.pca for X_pca).")
     return adata.obsm[use_rep]
-
-def _obs(adata: ad.AnnData, key: str) -> pd.Series:
-    if key not in adata.obs:
-        raise InputError(f"obs['{key}']: not found; available columns: {', '.join(map(str, adata.obs.columns)) or 'none'}.")
-    return adata.obs[key]
 
 def score_representation(
     adata: ad.AnnData,               # annotated data holding the representation and the labels
@@ -169,7 +177,7 @@ def score_representation(
     seed: int = 0,                   # fold seed
 ) -> dict:
     "`annotation_scores` of `obsm[use_rep]` against `obs[labels_key]`, per method: `{method: scores}`."
-    X, lab = _rep(adata, use_rep), _obs(adata, labels_key)
+    X, lab = representation(adata, use_rep), obs_column(adata, labels_key, "labels (`labels_key`)")
     keep = lab.notna().to_numpy()
     if not keep.all(): X, lab = X[keep], lab[keep]
     return {m: annotation_scores(X, lab, method=m, k=k, cv=cv, seed=seed) for m in methods}
@@ -183,10 +191,10 @@ def transfer_labels(
     k: int = 15,               # neighbours that vote
 ) -> tuple[np.ndarray, np.ndarray]:
     "Each query cell's majority label among its `k` nearest reference cells, and the fraction that voted for it."
-    ref, query = _matrix(ref_latent, "ref_latent"), _matrix(query_latent, "query_latent")
+    ref, query = check_matrix(ref_latent, "ref_latent"), check_matrix(query_latent, "query_latent")
     if ref.shape[1] != query.shape[1]:
         raise InputError(f"query_latent: {query.shape[1]} dimensions but ref_latent has {ref.shape[1]}; encode both with the same model.")
-    y, _ = _labels(ref_labels, len(ref), "ref_labels")
+    y, _ = check_labels(ref_labels, len(ref), "ref_labels")
     if len(query) == 0: return np.array([], dtype=str), np.array([], dtype=np.float64)
     clf = KNeighborsClassifier(n_neighbors=min(k, len(ref))).fit(ref, y)
     p = clf.predict_proba(query)
@@ -207,10 +215,10 @@ def transfer_labels_adata(
     "Write the labels `transfer_labels` gives `query_adata` to `obs[key_added]`, with their confidence."
     if query_adata.is_view and not copy:
         raise InputError("query_adata: is a view of another AnnData; annotate a copy (adata[...].copy()) or pass copy=True.")
-    lab = _obs(ref_adata, labels_key)
+    lab = obs_column(ref_adata, labels_key, "labels (`labels_key`)", "ref_adata")
     keep = lab.notna().to_numpy()
-    ref = np.asarray(_rep(ref_adata, use_rep))[keep]
-    labels, conf = transfer_labels(ref, lab[keep], _rep(query_adata, use_rep), k=k)
+    ref = np.asarray(representation(ref_adata, use_rep))[keep]
+    labels, conf = transfer_labels(ref, lab[keep], representation(query_adata, use_rep), k=k)
     q = query_adata.copy() if copy else query_adata
     q.obs[key_added] = pd.Categorical(labels, categories=category_order(lab[keep]))
     q.obs[f"{key_added}_confidence"] = conf
@@ -227,8 +235,8 @@ def cluster_agreement(
     noise_label=-1,         # the cluster that means "no cluster"
 ) -> dict:
     "ARI and NMI of `clusters` against `labels`, over all cells (noise as a group) and over clustered cells."
-    y, _ = _labels(labels)
-    c = _as_str(pd.Series(clusters).to_numpy())
+    y, _ = check_labels(labels)
+    c = label_strings(pd.Series(clusters).to_numpy())
     if len(c) != len(y): raise InputError(f"clusters: {len(c):,} values for {len(y):,} labels; give one cluster per cell.")
     noise = c == str(noise_label)
     kept = ~noise
@@ -247,12 +255,35 @@ def leiden_clusters(
 ) -> np.ndarray:
     "Leiden clusters (integers from 0) of scanpy's neighbour graph of `X`."
     import scanpy as sc
-    X = _matrix(X)
+    X = check_matrix(X)
     if len(X) < 3: raise InputError(f"X: {len(X)} cells; Leiden clustering needs at least 3.")
     a = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(len(X))]), obsm={"X_rep": X.astype(np.float32)})
     sc.pp.neighbors(a, n_neighbors=min(n_neighbors, len(X) - 1), use_rep="X_rep", random_state=seed)
     sc.tl.leiden(a, resolution=resolution, random_state=seed, flavor="igraph", n_iterations=2, directed=False)
     return a.obs["leiden"].astype(int).to_numpy()
+
+# %% ../nbs/05_eval.ipynb #cdef358
+def batch_mixing(
+    latent,                            # cells x dimensions representation
+    batches: Sequence,                 # one batch per cell
+    *,
+    labels: Sequence | None = None,    # one cell type per cell, for the same-label fraction
+    k: int = 15,                       # neighbours of each cell (itself excluded)
+) -> dict:
+    "Mean fraction of each cell's `k` nearest neighbours from its own batch (and label), and the fraction random neighbours give."
+    from sklearn.neighbors import NearestNeighbors
+    X = check_matrix(latent, "latent")
+    b, _ = check_labels(batches, len(X), "batches")
+    if len(X) < 2: raise InputError(f"latent: {len(X)} cell; batch mixing needs at least 2.")
+    k = int(min(k, len(X) - 1))
+    idx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(return_distance=False)  # each cell's neighbours, not itself
+    share = pd.Series(b).map(pd.Series(b).value_counts()).to_numpy()
+    out = dict(k=k, n_batches=int(len(set(b))), same_batch_fraction=float((b[idx] == b[:, None]).mean()),
+               same_batch_expected=float(((share - 1) / (len(b) - 1)).mean()), same_label_fraction=None)
+    if labels is not None:
+        y, _ = check_labels(labels, len(X))
+        out["same_label_fraction"] = float((y[idx] == y[:, None]).mean())
+    return out
 
 # %% ../nbs/05_eval.ipynb #c033
 def reconstruction_score(

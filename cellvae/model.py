@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from .core import InputError, atomic_path, genes_checksum, quiet_export
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
@@ -99,9 +100,8 @@ class Encoder(nn.Module):
         latent_dim: int,             # latent dimensions
         hidden_dims: Sequence[int],  # hidden layer widths
         *,
-        n_cov: int = 0,              # batch one-hot width (0: no covariate)
         norm: str = "batch",         # batch | layer | none
-        dropout: float = 0.1,        # dropout rate in the hidden layers
+        dropout: float = 0.0,        # dropout rate in the hidden layers
         var_eps: float = 1e-4,       # added to the variance
         input_transform: str = "lognorm",  # lognorm: log1p(counts / library * target_sum); log1p: log1p(counts)
         target_sum: float = 1e4,     # counts per cell for lognorm
@@ -109,14 +109,14 @@ class Encoder(nn.Module):
         super().__init__()
         _check_choice("input_transform", input_transform, INPUT_TRANSFORMS)
         self.input_transform, self.target_sum = input_transform, target_sum
-        self.mlp = MLP(n_genes, hidden_dims, n_cov=n_cov, norm=norm, dropout=dropout)
+        self.mlp = MLP(n_genes, hidden_dims, norm=norm, dropout=dropout)
         self.mean = nn.Linear(self.mlp.n_out, latent_dim)
         self.log_var = nn.Linear(self.mlp.n_out, latent_dim)
         self.var_eps = var_eps
 
-    def forward(self, counts: Tensor, cov: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, counts: Tensor) -> tuple[Tensor, Tensor]:
         x = torch.log1p(counts) if self.input_transform == "log1p" else log_normalize(counts, self.target_sum)
-        h = self.mlp(x, cov)  # .float(): float32 out of layers that autocast ran in bfloat16 (no-ops otherwise)
+        h = self.mlp(x)  # .float(): float32 out of layers that autocast ran in bfloat16 (no-ops otherwise)
         return self.mean(h).float(), torch.exp(self.log_var(h).float()) + self.var_eps
 
 # %% ../nbs/01_model.ipynb #c020
@@ -251,19 +251,19 @@ class LossOutput:
 
 # %% ../nbs/01_model.ipynb #c036
 class VAE(nn.Module):
-    "scVI-style variational autoencoder for raw counts, with an optional batch covariate."
+    "scVI-style variational autoencoder for raw counts, with an optional batch covariate of the decoder."
     def __init__(
         self,
         n_genes: int,                          # genes, in the order of `counts`' columns
         *,
         n_batches: int = 0,                    # batches in `batch_index`; 0 for no batch covariate
-        hidden_dims: Sequence[int] = (128,),   # hidden layer widths (the decoder uses them reversed)
-        latent_dim: int = 10,                  # latent dimensions
-        dropout: float = 0.1,                  # dropout rate in the encoder
-        norm: str = "batch",                   # batch | layer | none
-        likelihood: str = "nb",                # nb | zinb | gaussian
-        target_sum: float = 1e4,               # counts per cell of log-normalised values (encoder input, gaussian target)
-        input_transform: str = "lognorm",      # encoder input: lognorm or log1p (scVI's)
+        hidden_dims: Sequence[int] = tuple(defaults().model.hidden_dims),  # hidden layer widths (the decoder uses them reversed)
+        latent_dim: int = defaults().model.latent_dim,            # latent dimensions
+        dropout: float = defaults().model.dropout,                # dropout rate in the encoder
+        norm: str = defaults().model.norm,                        # batch | layer | none
+        likelihood: str = defaults().model.likelihood,            # nb | zinb | gaussian
+        target_sum: float = defaults().data.target_sum,           # counts per cell of log-normalised values (encoder input, gaussian target)
+        input_transform: str = defaults().model.input_transform,  # encoder input: lognorm or log1p (scVI's)
     ):
         super().__init__()
         _check_choice("likelihood", likelihood, LIKELIHOODS)
@@ -273,7 +273,7 @@ class VAE(nn.Module):
                             target_sum=target_sum, input_transform=input_transform)
         self.n_genes, self.n_batches, self.latent_dim = n_genes, n_batches, latent_dim
         self.likelihood, self.target_sum = likelihood, target_sum
-        self.encoder = Encoder(n_genes, latent_dim, hidden_dims, n_cov=n_batches, norm=norm, dropout=dropout,
+        self.encoder = Encoder(n_genes, latent_dim, hidden_dims, norm=norm, dropout=dropout,
                                input_transform=input_transform, target_sum=target_sum)
         self.decoder = Decoder(latent_dim, n_genes, list(hidden_dims)[::-1], n_cov=n_batches, norm=norm,
                                likelihood=likelihood)
@@ -285,11 +285,11 @@ class VAE(nn.Module):
         if batch_index is None: raise ValueError(f"batch_index is required: the model has {self.n_batches} batches.")
         return F.one_hot(batch_index.reshape(-1).long(), self.n_batches).float()
 
-    def inference(self, counts: Tensor, batch_index: Tensor | None = None) -> dict[str, Tensor]:
+    def inference(self, counts: Tensor) -> dict[str, Tensor]:
         "Posterior mean and variance, a sample `z` and the log library size of raw `counts` [b, n_genes]."
         if counts.shape[-1] != self.n_genes:
             raise ValueError(f"counts has {counts.shape[-1]} genes; the model was built for {self.n_genes}.")
-        qz_m, qz_v = self.encoder(counts, self._one_hot(batch_index))
+        qz_m, qz_v = self.encoder(counts)
         z = qz_m + qz_v.sqrt() * torch.randn_like(qz_m)
         library = torch.log(counts.sum(-1, keepdim=True).clamp(min=1))
         return {TensorKeys.QZ_M: qz_m, TensorKeys.QZ_V: qz_v, TensorKeys.Z: z, TensorKeys.LIBRARY: library}
@@ -312,7 +312,7 @@ class VAE(nn.Module):
     def forward(self, counts: Tensor, batch_index: Tensor | None = None, kl_weight: float = 1.0,
                 nonzero: tuple[Tensor, Tensor] | None = None) -> LossOutput:
         "The loss of a batch: `inference`, `generative` on its sample, then `loss`."
-        inf = self.inference(counts, batch_index)
+        inf = self.inference(counts)
         gen = self.generative(inf[TensorKeys.Z], inf[TensorKeys.LIBRARY], batch_index)
         return self.loss(counts, inf, gen, kl_weight, nonzero)
 
@@ -321,17 +321,10 @@ class LatentEncoder(nn.Module):
     "Raw counts [b, n_genes] to the posterior mean [b, latent_dim]: a frozen, eval-mode copy of the encoder."
     def __init__(
         self,
-        vae: VAE,             # the trained model
-        batch_index: int = 0,  # batch whose covariate every cell gets (ignored without batches)
+        vae: VAE,  # the trained model
     ):
         super().__init__()
         self.encoder = copy.deepcopy(vae.encoder).requires_grad_(False)
-        self.batch_index = None
-        if vae.n_batches:
-            if not 0 <= batch_index < vae.n_batches:
-                raise ValueError(f"batch_index={batch_index} is outside 0..{vae.n_batches - 1}.")
-            self.batch_index = batch_index
-            self.register_buffer("covariate", F.one_hot(torch.tensor([batch_index]), vae.n_batches).float())
         self.train(False)
 
     def train(self, mode: bool = True):
@@ -339,8 +332,7 @@ class LatentEncoder(nn.Module):
         return super().train(False)
 
     def forward(self, counts: Tensor) -> Tensor:
-        cov = self.covariate.expand(counts.shape[0], -1) if self.batch_index is not None else None
-        return self.encoder(counts, cov)[0]
+        return self.encoder(counts)[0]
 
 # %% ../nbs/01_model.ipynb #c050
 def _check_genes(genes: Sequence[str], n_genes: int) -> list[str]:
@@ -370,16 +362,14 @@ def export_encoder(
     *,
     genes: Sequence[str] | None = None,    # gene names in the model's order, written to `.genes` beside it
     metadata: dict | None = None,          # more `metadata_props` (values are written with `str`)
-    batch_index: int = 0,                  # batch whose covariate every cell gets, for a model with batches
 ) -> Path:
     "Write the encoder's posterior mean as one self-contained ONNX file; return its path."
     path = Path(path)
     if path.suffix != ".onnx": raise ValueError(f"{path}: the encoder's file name must end in .onnx.")
     genes = None if genes is None else _check_genes(genes, vae.n_genes)
-    model = LatentEncoder(vae, batch_index).cpu()
+    model = LatentEncoder(vae).cpu()
     props = dict(cellvae_version=__version__, n_genes=vae.n_genes, latent_dim=vae.latent_dim,
                  likelihood=vae.likelihood, n_batches=vae.n_batches)
-    if model.batch_index is not None: props["batch_index"] = batch_index
     if genes is not None: props["genes_sha256"] = genes_checksum(genes)
     clash = set(props) & set(metadata or {})
     if clash: raise ValueError(f"metadata may not set {', '.join(sorted(clash))}: export_encoder writes them.")

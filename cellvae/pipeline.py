@@ -7,11 +7,13 @@ Docs: https://cellvae.github.io/cellvae/pipeline.html.md"""
 # %% ../nbs/06a_pipeline.ipynb #c002
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -20,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 import cellvae
-from .core import Files, InputError, Keys, atomic_path, save_npy, write_json
-from .data import DEFAULT_DATA, load_dataset, preprocess, write_genes
-from .settings import Config, load_config, read_profile, find_profile, resolve_runtime, save_config
+from .core import CellvaeError, Files, InputError, Keys, RunFailed, atomic_path, save_npy, write_json
+from .data import DEFAULT_DATA, load_dataset, obs_column, preprocess
+from .settings import Config, defaults, load_config, read_profile, find_profile, resolve_runtime, save_config
 
 # %% auto #0
-__all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'default_labels_key', 'plan', 'train_run', 'load_encodings',
-           'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'write_h5ad', 'run_pipeline', 'eval_run',
-           'eval_encodings', 'viz_run']
+__all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
+           'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'write_h5ad',
+           'run_pipeline', 'eval_run', 'eval_encodings', 'viz_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 def check_run_id(run_id: str) -> str:
     "A run id must be a plain folder name (letters, digits, `.`, `_`, `-`), not a path."
     if not _RUN_ID.match(run_id) or run_id in (".", "..") or ".." in run_id:
-        raise InputError(f"--run-id {run_id!r}: use a plain folder name (letters, digits, '.', '_', '-'), not a path.")
+        raise InputError(f"`run_id={run_id!r}`: use a plain folder name (letters, digits, '.', '_', '-'), not a path.")
     return run_id
 
 def run_folder(
@@ -65,25 +67,61 @@ def run_folder(
     rid = check_run_id(run_id) if run_id else datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
     root = parent / rid
     if root.exists() and not (overwrite or resume):
-        raise InputError(f"{root}: a run of this name exists; choose another --run-id or pass --overwrite to replace it.")
-    if resume and not root.exists(): raise InputError(f"{root}: no run to resume here; check --resume.")
+        raise InputError(f"{root}: a run of this name exists; choose another `run_id` or pass `overwrite=True` to replace it.")
+    if resume and not root.exists(): raise InputError(f"{root}: no run to resume here; check `resume`.")
     return RunPaths(root)
 
 # %% ../nbs/06a_pipeline.ipynb #c007
 def clear_run(run: RunPaths) -> None:
-    "Remove an existing run folder for `--overwrite`, refusing any folder that is not a cellvae run."
+    "Remove an existing run folder (to overwrite it), refusing any folder that is not a cellvae run."
     if not run.root.exists(): return
     if not (run.config.exists() or run.metrics.exists() or run.params.exists()):
         raise InputError(f"{run.root}: exists but is not a cellvae run folder (no {Files.CONFIG_USED}); refusing to replace it.")
     shutil.rmtree(run.root)
 
+# %% ../nbs/06a_pipeline.ipynb #cbae6ae
+@dataclass
+class RunRecord:
+    "A run's `metrics.json` as it is built: seconds per stage, status, and the failed stage if one fails."
+    run: RunPaths
+    metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self): self.metrics.setdefault("timings", {})
+
+    @contextmanager
+    def stage(self, name: str):
+        "Time the body as stage `name`; if it raises, mark the run failed (or interrupted) and raise `RunFailed`."
+        t0 = time.perf_counter()
+        def took(): self.metrics["timings"][name] = round(time.perf_counter() - t0, 3)
+        try: yield
+        except RunFailed: raise
+        except BaseException as e:
+            took()
+            if not self.run.root.is_dir(): raise  # nothing written yet: the original error is the whole story
+            reason = str(e).splitlines()[0] if isinstance(e, CellvaeError) else f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}"
+            interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
+            self.save("interrupted" if interrupted else "failed", failed_stage=name, error="interrupted" if interrupted else reason)
+            if interrupted: raise
+            raise RunFailed(self.run.root, name, reason, bug=not isinstance(e, CellvaeError)) from e
+        took()
+
+    def save(self, status: str, **extra) -> Path:
+        "Write `metrics.json` with `status` (complete, failed or interrupted) and any `extra` keys."
+        for k in ("failed_stage", "error"): self.metrics.pop(k, None)
+        self.metrics.update(status=status, **extra)
+        return write_json(self.run.metrics, self.metrics)
+
 # %% ../nbs/06a_pipeline.ipynb #c010
-def _keys(adata, labels_key, batch_key, source):
-    from cellvae.vae import check_obs_key
-    check_obs_key(adata, labels_key, "labels key (--labels-key)", source)
-    check_obs_key(adata, batch_key, "batch key (--batch-key)", source)
-    if labels_key is not None and adata.obs[labels_key].nunique() < 2:
-        raise InputError(f"{source}: obs column `{labels_key}` has a single class; annotation needs at least two (or omit --labels-key).")
+def check_keys(
+    adata: ad.AnnData,         # the data
+    labels_key: str | None,    # obs column with known cell types, or None
+    batch_key: str | None,     # obs column with batches, or None
+    source: str = "adata",     # names the data in messages
+) -> None:
+    "Fail clearly unless the keys name obs columns, and the labels hold at least two classes."
+    if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)", source)
+    if labels_key is not None and obs_column(adata, labels_key, "labels key (`labels_key`)", source).nunique() < 2:
+        raise InputError(f"{source}: obs column `{labels_key}` has a single class; annotation needs at least two (or omit `labels_key`).")
 
 def default_labels_key(adata: ad.AnnData, labels_key: str | None) -> str | None:
     "`labels_key`, else `cell_type` when the data has it, else None."
@@ -98,10 +136,10 @@ def plan(
     batch_key: str | None = None,      # obs column with batches
 ) -> tuple[dict, ad.AnnData]:
     "What a run would do (cells, genes, HVGs, device, threads, batch size, epochs, paths), and the data read."
-    adata = load_dataset(data, cfg.data.layer, cfg.paths.data_root)
+    adata = load_dataset(data, cfg.data.layer, cfg.paths.data_root, cfg.data.max_memory_gb)
     source = str(data) if data else DEFAULT_DATA
     labels_key = default_labels_key(adata, labels_key)
-    _keys(adata, labels_key, batch_key, source)
+    check_keys(adata, labels_key, batch_key, source)
     prof_path = find_profile()
     rt = resolve_runtime(cfg, read_profile(prof_path) if prof_path else None)
     info = {"data": source, "cells": adata.n_obs, "genes": adata.n_vars, "highly variable genes": min(cfg.data.n_top_genes, adata.n_vars),
@@ -111,50 +149,44 @@ def plan(
     return info, adata
 
 # %% ../nbs/06a_pipeline.ipynb #c012
-def _stage(timings: dict, name: str):
-    class _T:
-        def __enter__(s): s.t = time.perf_counter()
-        def __exit__(s, *exc): timings[name] = round(time.perf_counter() - s.t, 3)
-    return _T()
-
 def train_run(
     data: str | os.PathLike | None,    # counts file, or None for the embedded data
     cfg: Config,                        # the configuration
     run: RunPaths,                      # the run folder
     labels_key: str | None = None,      # obs column with known cell types (stratifies the split)
-    batch_key: str | None = None,       # obs column with batches (a covariate of the model)
-    adata: ad.AnnData | None = None,    # the data, if already read
+    batch_key: str | None = None,       # obs column with batches (a covariate of the decoder)
+    adata: ad.AnnData | None = None,    # the data, if already read (annotated in place)
     resume: bool = False,               # continue from the run's checkpoint
     progress: bool = True,              # progress bar
-    timings: dict | None = None,        # filled with seconds per stage
+    record: RunRecord | None = None,    # the run's record, when training is part of a longer run
 ):
-    "Train a model into the run folder; return the CellVAE, the preprocessed AnnData and the metrics so far."
+    "Train a model into the run folder; return the CellVAE, the preprocessed AnnData and the run's record."
     from cellvae.vae import CellVAE
-    timings = {} if timings is None else timings
-    if adata is None: _, adata = plan(data, cfg, run, labels_key, batch_key)
+    record = RunRecord(run) if record is None else record
+    if adata is None:
+        with record.stage("read"): _, adata = plan(data, cfg, run, labels_key, batch_key)
     labels_key = default_labels_key(adata, labels_key)
     prof_path = find_profile()
     rt = resolve_runtime(cfg, read_profile(prof_path) if prof_path else None)
     run.root.mkdir(parents=True, exist_ok=True); run.model_dir.mkdir(exist_ok=True)
     save_config(cfg, run.config)
-    with _stage(timings, "preprocess"):
-        hvg = preprocess(adata, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
-                         batch_key=batch_key)
-    with _stage(timings, "train"):
-        model = CellVAE.from_config(hvg, cfg, batch_key=batch_key, labels_key=labels_key)
+    with record.stage("preprocess"):
+        preprocess(adata, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
+                   batch_key=batch_key)
+    with record.stage("train"):
+        model = CellVAE.from_config(adata, cfg, batch_key=batch_key, labels_key=labels_key)
         hist = model.train_from_config(cfg, rt, checkpoint=run.checkpoint, resume=resume, progress=progress)
         model.save(run.model_dir, overwrite=True)
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)
-    with _stage(timings, "export_encoder"):
+    with record.stage("export_encoder"):
         model.export_encoder(run.encoder)
-    train = hist.to_dict(timings=False)  # clock times go under "timings", so the rest of metrics.json is reproducible
-    timings["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
-    metrics = {"cellvae_version": cellvae.__version__, "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA,
-               "labels_key": labels_key, "batch_key": batch_key},
-               "train": train, "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size},
-               "timings": timings}
-    write_json(run.metrics, metrics)
-    return model, hvg, metrics
+    record.metrics.update({"cellvae_version": cellvae.__version__,
+        "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA, "labels_key": labels_key, "batch_key": batch_key},
+        "train": hist.to_dict(timings=False),  # clock times go under "timings", so the rest of metrics.json is reproducible
+        "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size}})
+    record.metrics["timings"]["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
+    record.save("complete")
+    return model, adata, record
 
 # %% ../nbs/06a_pipeline.ipynb #c016
 def _read_npy(p: Path, what: str) -> np.ndarray:
@@ -176,10 +208,10 @@ def load_encodings(
     p = Path(path)
     x = _read_npy(p, "the encodings .npy written by `cellvae encode`")
     if num_samples is not None:
-        if num_samples < 1: raise InputError(f"--num-samples must be at least 1, not {num_samples}.")
+        if num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
         x = x[:num_samples]
-    from cellvae.cluster import _check_encodings
-    return _check_encodings(x, str(p))
+    from cellvae.cluster import check_encodings
+    return check_encodings(x, str(p))
 
 def _sample_stem(encodings: Path) -> str:
     s = encodings.stem
@@ -209,18 +241,18 @@ def cluster_file(
     model_path: str | os.PathLike,       # `cluster.onnx`
     encodings: str | os.PathLike,        # encodings `.npy`
     output: str | os.PathLike | None = None,  # the labels file (default: beside the encodings)
-    batch_size: int = 32,                # rows per onnxruntime call
+    batch_size: int = defaults().cluster.batch_size,  # rows per onnxruntime call
     num_samples: int | None = None,      # label only the first N cells
     threads: int | None = None,          # onnxruntime threads
 ) -> tuple[Path, Path]:
     "Label the encodings in a file with `cluster.onnx`; write labels (int64) and probabilities (float32)."
-    if batch_size < 1: raise InputError(f"--batch-size must be at least 1, not {batch_size}.")
+    if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
     from cellvae.cluster import cluster
     x = load_encodings(encodings, num_samples)
     lp, pp = cluster_output_paths(encodings, output)
     if not lp.parent.exists(): raise InputError(f"{lp.parent}: the output folder does not exist; create it first.")
     for p in (lp, pp):
-        if p.is_dir(): raise InputError(f"{p}: is a directory; pass a file name to --output.")
+        if p.is_dir(): raise InputError(f"{p}: is a directory; pass a file name to `output`.")
     labels, probs = cluster(model_path, x, batch_size=batch_size, threads=threads)
     save_npy(pp, probs)
     save_npy(lp, labels)
@@ -252,70 +284,75 @@ def run_pipeline(
     labels_key: str | None = None,      # obs column with known cell types (default: cell_type if present)
     batch_key: str | None = None,       # obs column with batches
     progress: bool = True,              # progress bars
+    resume: bool = False,               # continue a failed or interrupted run from its checkpoint
+    adata: ad.AnnData | None = None,    # the data, if already read (annotated in place)
 ) -> dict:
     "Run every stage into the run folder; return the metrics written to `metrics.json`."
-    from cellvae.cluster import cluster, export_cluster_model, fit_clusters
-    from cellvae.encode import encode
-    from cellvae.eval import cluster_agreement, evaluation_metrics, leiden_clusters
+    from cellvae.cluster import cluster_adata, export_cluster_model, fit_clusters, noise_summary
+    from cellvae.encode import encode_adata
+    from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, leiden_clusters
     from cellvae.viz import run_figures, umap_embedding
-    timings, t0 = {}, time.perf_counter()
-    with _stage(timings, "read"):
-        _, adata = plan(data, cfg, run, labels_key, batch_key)
+    t0, record = time.perf_counter(), RunRecord(run)
+    if adata is None:
+        with record.stage("read"): _, adata = plan(data, cfg, run, labels_key, batch_key)
     labels_key = default_labels_key(adata, labels_key)
-    model, hvg, metrics = train_run(data, cfg, run, labels_key, batch_key, adata=adata, progress=progress, timings=timings)
-    with _stage(timings, "encode"):
-        z = encode(run.encoder, adata, layer=Keys.COUNTS, batch_size=cfg.encode.batch_size, threads=cfg.encode.threads,
-                   min_overlap=cfg.data.min_gene_overlap, quiet=not progress)
+    model, adata, _ = train_run(data, cfg, run, labels_key, batch_key, adata=adata, resume=resume, progress=progress, record=record)
+    record.save("running")
+    metrics, c = record.metrics, cfg.cluster
+    with record.stage("encode"):
+        encode_adata(adata, run.encoder, layer=Keys.COUNTS, batch_size=cfg.encode.batch_size, threads=cfg.encode.threads,
+                     min_overlap=cfg.data.min_gene_overlap, max_memory_gb=cfg.data.max_memory_gb, quiet=not progress)
+        z = adata.obsm[Keys.LATENT]
         save_npy(run.encodings, z)
-    with _stage(timings, "train_clusters"):
-        c = cfg.cluster
-        predictor = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
-                                 assign_noise=c.assign_noise)
-        export_cluster_model(predictor, run.cluster)
-    with _stage(timings, "cluster"):
-        labels, probs = cluster(run.cluster, z, batch_size=c.batch_size)
+    with record.stage("train_clusters"):
+        fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
+                           assign_noise=c.assign_noise)
+        export_cluster_model(fit, run.cluster)
+    with record.stage("cluster"):
+        cluster_adata(adata, run.cluster, batch_size=c.batch_size)
+        labels, probs = adata.obs[Keys.CLUSTER].astype(int).to_numpy(), adata.obs[Keys.CLUSTER_PROB].to_numpy()
         save_npy(run.cluster_labels, labels); save_npy(run.cluster_probs, probs)
-    with _stage(timings, "eval"):
-        ev = {}
-        if labels_key is not None:
-            y = adata.obs[labels_key].astype(str).to_numpy()
-            ev = evaluation_metrics(z, y, clusters=labels, k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed)
-            ev["clustering_leiden"] = cluster_agreement(leiden_clusters(z, seed=cfg.seed), y)
-        ev["reconstruction"] = _held_out_score(model, hvg)
-    with _stage(timings, "viz"):
-        out = hvg.copy()
-        out.obsm[Keys.LATENT] = z
-        out.obs[Keys.CLUSTER] = pd.Categorical(labels.astype(str))
-        out.obs[Keys.CLUSTER_PROB] = probs
-        umap_embedding(out, use_rep=Keys.LATENT, n_neighbors=cfg.viz.umap_n_neighbors, min_dist=cfg.viz.umap_min_dist, seed=cfg.seed)
-        metrics.update(ev)
-        figs = run_figures(out, metrics["train"]["history"], metrics, run.figures, labels_key=labels_key or Keys.CELL_TYPE,
-                           cluster_key=Keys.CLUSTER, batch_key=batch_key, formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi,
-                           asset_dir=cfg.paths.asset_images_dir)
-    with _stage(timings, "write_adata"):
+    with record.stage("eval"):
+        y = None if labels_key is None else adata.obs[labels_key].astype(str).to_numpy()
+        if y is not None:
+            metrics.update(evaluation_metrics(z, y, clusters=labels, k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed))
+            metrics["clustering"].update(noise_summary(labels, probs))
+            metrics["clustering_leiden"] = cluster_agreement(leiden_clusters(z, seed=cfg.seed), y)
+        if batch_key is not None:
+            metrics["batch_mixing"] = batch_mixing(z, adata.obs[batch_key].astype(str), labels=y, k=cfg.eval.knn_k)
+        metrics["reconstruction"] = _held_out_score(model, adata)
+    with record.stage("viz"):
+        umap_embedding(adata, use_rep=Keys.LATENT, n_neighbors=cfg.viz.umap_n_neighbors, min_dist=cfg.viz.umap_min_dist, seed=cfg.seed)
+        run_figures(adata, metrics["train"]["history"], metrics, run.figures, labels_key=labels_key or Keys.CELL_TYPE,
+                    cluster_key=Keys.CLUSTER, batch_key=batch_key, formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi,
+                    asset_dir=cfg.paths.asset_images_dir)
+    with record.stage("write_adata"):
         if cfg.artifacts.write_adata:
-            out.uns[Keys.UNS] = {**out.uns.get(Keys.UNS, {}), "params": {"labels_key": labels_key, "batch_key": batch_key,
-                                 "seed": cfg.seed, "run": run.root.name}}
+            adata.uns[Keys.UNS] = {**adata.uns.get(Keys.UNS, {}), "params": {"labels_key": labels_key, "batch_key": batch_key,
+                                   "seed": cfg.seed, "run": run.root.name}}
             comp = None if cfg.artifacts.compression == "none" else cfg.artifacts.compression
-            write_h5ad(out, run.adata, compression=comp)
-    timings["total"] = round(time.perf_counter() - t0, 3)
-    metrics["timings"] = timings
+            write_h5ad(adata, run.adata, compression=comp)
+    metrics["timings"]["total"] = round(time.perf_counter() - t0, 3)
     metrics["files"] = {k: str(v) for k, v in dict(encoder=run.encoder, cluster=run.cluster, encodings=run.encodings,
                         cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures).items()}
-    write_json(run.metrics, metrics)
+    record.save("complete")
     return metrics
 
-def _held_out_score(model, hvg) -> dict:
+def _held_out_score(model, adata) -> dict:
     "Negative ELBO per held-out (validation) cell: compares models without labels."
     from cellvae.eval import reconstruction_score
-    va, codes = model.val_idx, model.batch_codes(hvg)
-    return reconstruction_score(model.module, hvg.layers[Keys.COUNTS][va], batch_index=None if codes is None else codes[va])
+    va, codes = model.val_idx, model.batch_codes(adata)
+    return reconstruction_score(model.module, model.model_counts(adata)[va], batch_index=None if codes is None else codes[va])
 
 # %% ../nbs/06a_pipeline.ipynb #c024
 def _read_run_adata(run: RunPaths) -> ad.AnnData:
     from cellvae.data import read_h5ad
     if not run.root.is_dir(): raise InputError(f"{run.root}: not a run folder; pass the folder a cellvae run wrote.")
-    if not run.adata.exists(): raise InputError(f"{run.adata}: missing; the run did not finish (run the pipeline again).")
+    if not run.adata.exists():
+        m = json.loads(run.metrics.read_text()) if run.metrics.exists() else {}
+        why = (f"the run {m['status']} in its {m.get('failed_stage')} stage" if m.get("status") in ("failed", "interrupted")
+               else "the run did not finish")
+        raise InputError(f"{run.adata}: missing; {why} (continue it with `resume=True`, or run the pipeline again).")
     return read_h5ad(run.adata)
 
 def eval_run(
@@ -324,12 +361,11 @@ def eval_run(
     labels_key: str | None = None,    # obs column with known cell types (default: the run's)
 ) -> dict:
     "Score a run's latent space and clusters against known labels; update its `metrics.json`."
-    import json
     from cellvae.eval import evaluation_metrics
     a = _read_run_adata(run)
     labels_key = labels_key or a.uns.get(Keys.UNS, {}).get("params", {}).get("labels_key") or default_labels_key(a, None)
-    if labels_key is None: raise InputError(f"{run.adata}: no labels to score against; pass --labels-key with an obs column.")
-    _keys(a, labels_key, None, str(run.adata))
+    if labels_key is None: raise InputError(f"{run.adata}: no labels to score against; pass `labels_key` with an obs column.")
+    check_keys(a, labels_key, None, str(run.adata))
     ev = evaluation_metrics(a.obsm[Keys.LATENT], a.obs[labels_key].astype(str).to_numpy(),
                             clusters=a.obs[Keys.CLUSTER].astype(int).to_numpy() if Keys.CLUSTER in a.obs else None,
                             k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed)
@@ -349,23 +385,23 @@ def eval_encodings(
     from cellvae.data import read_h5ad
     from cellvae.eval import evaluation_metrics
     z = load_encodings(encodings)
-    obs = read_h5ad(data, backed="r").obs
-    if labels_key not in obs: raise InputError(f"{data}: no obs column `{labels_key}` (available: {', '.join(map(str, obs.columns)) or 'none'}).")
+    a = read_h5ad(data, backed="r")
+    obs = a.obs
+    obs_column(a, labels_key, "labels key (`labels_key`)", str(data))
     if len(obs) != len(z): raise InputError(f"{encodings}: {len(z):,} cells but {data} has {len(obs):,}; pass the data the encodings came from.")
     y = obs[labels_key].astype(str).to_numpy()
     if len(set(y)) < 2:
-        raise InputError(f"{data}: obs column `{labels_key}` has a single class; scoring needs at least two (pass another --labels-key).")
+        raise InputError(f"{data}: obs column `{labels_key}` has a single class; scoring needs at least two (pass another `labels_key`).")
     cl = None
     if clusters is not None:
-        cl = _read_npy(Path(clusters), "the cluster-labels .npy written by `cellvae cluster` (--clusters)")
+        cl = _read_npy(Path(clusters), "the cluster-labels .npy written by `cellvae cluster` (`clusters`)")
         if cl.ndim != 1 or cl.dtype.kind not in "iu" or len(cl) != len(z):
             raise InputError(f"{clusters}: holds {cl.dtype} {cl.shape}, not {len(z):,} integer cluster labels; "
-                             "pass the cluster-labels .npy of these encodings (--clusters).")
+                             "pass the cluster-labels .npy of these encodings (`clusters`).")
     return evaluation_metrics(z, y, clusters=cl, k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed)
 
 def viz_run(run: RunPaths, cfg: Config) -> dict:
     "Draw a run's figures again from its `adata.h5ad` and `metrics.json`."
-    import json
     from cellvae.viz import run_figures, umap_embedding
     a = _read_run_adata(run)
     metrics = json.loads(run.metrics.read_text()) if run.metrics.exists() else {}

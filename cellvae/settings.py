@@ -7,12 +7,15 @@ Docs: https://cellvae.github.io/cellvae/settings.html.md"""
 # %% ../nbs/00a_settings.ipynb #c002
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import platform
 import shutil
 import sys
 import types
 import typing
+import warnings
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -24,11 +27,11 @@ from dotenv import dotenv_values
 from .core import ConfigError, write_text
 
 # %% auto #0
-__all__ = ['SEED_MAX', 'PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig', 'EncodeConfig', 'ClusterConfig',
-           'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config', 'coerce', 'parse_text', 'from_dict',
-           'default_config_dict', 'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'Profile',
-           'gpu_batch_size', 'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides',
-           'Runtime', 'resolve_runtime']
+__all__ = ['SEED_MAX', 'PROFILE_KEYS', 'RETIRED_PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig',
+           'EncodeConfig', 'ClusterConfig', 'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config', 'coerce',
+           'parse_text', 'from_dict', 'default_config_dict', 'defaults', 'read_yaml', 'environment', 'load_config',
+           'dump_config', 'save_config', 'Profile', 'gpu_batch_size', 'machine_profile', 'write_profile',
+           'read_profile', 'find_profile', 'profile_overrides', 'Runtime', 'resolve_runtime']
 
 # %% ../nbs/00a_settings.ipynb #c005
 def _ge(n): return field(metadata={"ge": n})
@@ -53,6 +56,7 @@ class DataConfig:
     target_sum: float = _gt(0)
     val_fraction: float = _gt(0)
     min_gene_overlap: float = _ge(0)
+    max_memory_gb: Optional[float] = _gt(0)
 
 @dataclass(kw_only=True)
 class ModelConfig:
@@ -243,6 +247,13 @@ def default_config_dict() -> dict:
     "The shipped defaults (`cellvae/config/default.yaml`) as nested data."
     return yaml.safe_load(files("cellvae").joinpath("config/default.yaml").read_text(encoding="utf-8"))
 
+@functools.cache
+def _defaults() -> Config: return from_dict(default_config_dict(), source="default.yaml")
+
+def defaults() -> Config:
+    "The shipped defaults as a `Config`: the one source of the Python API's default arguments."
+    return copy.deepcopy(_defaults())
+
 # %% ../nbs/00a_settings.ipynb #c013
 _PATH_VARS = {"DATA_ROOT": "paths.data_root", "EXPERIMENT_ROOT": "paths.experiment_root",
               "ASSET_IMAGES_DIR": "paths.asset_images_dir"}
@@ -379,17 +390,14 @@ class Profile:
     cuda_version: Optional[str]
     python_version: str
     pytorch_version: Optional[str]
-    annotation_threads: int = _ge(1)
-    batch_size: int = _ge(1)
-    learning_rate: float = _gt(0)
-    max_epochs: int = _ge(1)
-    max_ram_usage_gb: float = _gt(0)
-    gpu_memory_fraction: float = _gt(0)
-    keep_intermediate_files: bool
-    keep_temp_files: bool
+    annotation_threads: int = _ge(1)          # torch and onnxruntime threads
+    batch_size: Optional[int] = _ge(1)        # training batch size for this machine's GPU; None on a CPU (the config's)
+    max_ram_usage_gb: float = _gt(0)          # the memory a run's data may take (`data.max_memory_gb`)
+    gpu_memory_fraction: float = _gt(0)       # >= 0.85 turns on mixed precision on CUDA
     compression_type: Literal["gzip", "lzf", "none"]
 
 PROFILE_KEYS = tuple(f.name for f in fields(Profile))
+RETIRED_PROFILE_KEYS = ("learning_rate", "max_epochs", "keep_intermediate_files", "keep_temp_files")  # ignored when read
 
 # %% ../nbs/00a_settings.ipynb #c021
 def _gb(n_bytes) -> float: return round(n_bytes / 2**30, 2)
@@ -407,7 +415,7 @@ def _cpu_model() -> str:
     except OSError: pass
     return platform.processor() or platform.machine()
 
-def gpu_batch_size(vram_gb: float | None, default: int) -> int:
+def gpu_batch_size(vram_gb: float | None, default: int | None) -> int | None:
     "The batch size for a GPU with `vram_gb` of memory (128 up to 4 GB, 256 up to 8 GB, 512 above), else `default`."
     if not vram_gb: return default
     return 128 if vram_gb <= 4 else 256 if vram_gb <= 8 else 512
@@ -415,7 +423,7 @@ def gpu_batch_size(vram_gb: float | None, default: int) -> int:
 def machine_profile(path_for_storage: str | os.PathLike = ".") -> dict:
     "Describe this machine and the run-time settings that suit it, with the keys of `Profile`."
     import psutil, torch
-    cfg = from_dict(default_config_dict(), source="default.yaml")
+    cfg = defaults()
     vm, du = psutil.virtual_memory(), shutil.disk_usage(Path(path_for_storage).resolve())
     freq = psutil.cpu_freq()
     gpu = dict(gpu_model=None, gpu_vram_gb=None, gpu_compute_capability=None, gpu_multiprocessors=None)
@@ -433,11 +441,8 @@ def machine_profile(path_for_storage: str | os.PathLike = ".") -> dict:
         total_storage_gb=_gb(du.total), free_storage_gb=_gb(du.free),
         **gpu, cuda_version=torch.version.cuda if gpu["gpu_model"] else None,
         python_version=platform.python_version(), pytorch_version=str(torch.__version__),
-        annotation_threads=physical,
-        batch_size=gpu_batch_size(gpu["gpu_vram_gb"], cfg.train.batch_size),
-        learning_rate=cfg.train.learning_rate, max_epochs=cfg.train.max_epochs,
-        max_ram_usage_gb=round(_gb(vm.total) * 0.8, 2), gpu_memory_fraction=0.9,
-        keep_intermediate_files=False, keep_temp_files=False, compression_type=cfg.artifacts.compression,
+        annotation_threads=physical, batch_size=gpu_batch_size(gpu["gpu_vram_gb"], None),
+        max_ram_usage_gb=round(_gb(vm.total) * 0.8, 2), gpu_memory_fraction=0.9, compression_type=cfg.artifacts.compression,
     )
 
 def write_profile(path: str | os.PathLike = "config.yml") -> Path:
@@ -449,6 +454,11 @@ def write_profile(path: str | os.PathLike = "config.yml") -> Path:
 def read_profile(path: str | os.PathLike) -> Profile:
     "Read and check a machine profile; unknown or ill-typed keys are an error naming the key."
     d = read_yaml(path, "machine profile")
+    retired = [k for k in RETIRED_PROFILE_KEYS if k in d]
+    if retired:
+        warnings.warn(f"{path}: ignoring {', '.join(retired)}: a machine profile no longer sets them (the config does); "
+                      "regenerate the profile with `cellvae profile`.", stacklevel=2)
+        d = {k: v for k, v in d.items() if k not in retired}
     missing = [k for k in PROFILE_KEYS if k not in d]
     if missing: raise ConfigError(f"{path}: missing key `{missing[0]}`; regenerate it with `cellvae profile`.")
     return from_dict(d, Profile, source=str(path))
@@ -462,9 +472,9 @@ def find_profile(env: Mapping[str, str] | None = None) -> Path | None:
 
 def profile_overrides(prof: Profile) -> dict:
     "The config keys a machine profile sets."
-    return {"train.threads": prof.annotation_threads, "encode.threads": prof.annotation_threads,
-            "train.batch_size": prof.batch_size, "train.learning_rate": prof.learning_rate,
-            "train.max_epochs": prof.max_epochs, "artifacts.compression": prof.compression_type}
+    out = {"train.threads": prof.annotation_threads, "encode.threads": prof.annotation_threads,
+           "data.max_memory_gb": prof.max_ram_usage_gb, "artifacts.compression": prof.compression_type}
+    return out if prof.batch_size is None else {**out, "train.batch_size": prof.batch_size}
 
 # %% ../nbs/00a_settings.ipynb #c025
 @dataclass(kw_only=True)

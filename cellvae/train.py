@@ -21,6 +21,7 @@ import torch.utils.deterministic
 from .core import InputError, atomic_path
 from .data import DataAdapter
 from .model import VAE
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['seed_everything', 'kl_weight', 'TrainResult', 'validation_loss', 'save_checkpoint', 'load_checkpoint', 'train_vae']
@@ -122,12 +123,12 @@ def train_vae(
     module: VAE,                      # the model to train (in place)
     data: DataAdapter,                # mini-batches and the validation split
     *,
-    max_epochs: int = 200,            # upper bound on epochs
-    learning_rate: float = 1e-3,      # Adam's learning rate
-    weight_decay: float = 1e-6,       # Adam's weight decay
-    patience: int = 20,               # epochs without improvement before stopping
-    min_delta: float = 0.0,           # the validation improvement that counts
-    kl_warmup_epochs: int = 20,       # epochs over which the KL weight rises to 1
+    max_epochs: int = defaults().train.max_epochs,          # upper bound on epochs
+    learning_rate: float = defaults().train.learning_rate,  # Adam's learning rate
+    weight_decay: float = defaults().train.weight_decay,    # Adam's weight decay
+    patience: int = defaults().train.patience,              # epochs without improvement before stopping
+    min_delta: float = defaults().train.min_delta,          # the validation improvement that counts
+    kl_warmup_epochs: int = defaults().train.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
     threads: int | None = None,       # torch threads (None leaves torch's setting)
     device: str = "cpu",              # cpu or cuda
     autocast: bool = False,           # mixed precision (`Runtime.autocast`: on CUDA with enough memory)
@@ -137,7 +138,7 @@ def train_vae(
 ) -> TrainResult:
     "Train `module` on `data` with early stopping; return the history. The module keeps the best weights."
     # seeding is the caller's: `seed_everything` before building the module fixes its initial weights too
-    if max_epochs < 1: raise InputError(f"max_epochs must be at least 1, not {max_epochs}.")
+    if max_epochs < 1: raise InputError(f"`max_epochs` must be at least 1, not {max_epochs}.")
     if threads: torch.set_num_threads(threads)
     module.to(device)
     # eps=0.01 as scVI; fused: one kernel over all parameters on CPU and CUDA (a fifth of the per-tensor loop's time)

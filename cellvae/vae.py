@@ -22,55 +22,44 @@ from fastcore.basics import patch
 
 import cellvae
 from .core import Files, InputError, Keys, atomic_path, write_json
-from .data import DataAdapter, gene_map
+from .data import DataAdapter, counts_of, gene_map, gene_mask, obs_column
 from .model import VAE, export_encoder
+from .settings import defaults
 from .train import TrainResult, seed_everything, train_vae
 
 # %% auto #0
-__all__ = ['check_obs_key', 'counts_of', 'CellVAE']
-
-# %% ../nbs/02a_vae.ipynb #c006
-def check_obs_key(adata: ad.AnnData, key: str | None, what: str = "key", source: str = "data") -> None:
-    "Raise an `InputError` listing `obs`'s columns if `key` is not one of them."
-    if key is not None and key not in adata.obs:
-        avail = ", ".join(map(str, adata.obs.columns)) or "none"
-        raise InputError(f"{source}: no obs column `{key}` for the {what} (available: {avail}).")
-
-def counts_of(adata: ad.AnnData, layer: str | None, source: str = "data"):
-    "The counts matrix in `layers[layer]` (or `X` when `layer` is None)."
-    if layer is None: return adata.X
-    if layer not in adata.layers:
-        raise InputError(f"{source}: no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}); read it with read_counts.")
-    return adata.layers[layer]
+__all__ = ['CellVAE']
 
 # %% ../nbs/02a_vae.ipynb #c008
 class CellVAE:
     "An scVI-style VAE bound to an AnnData of raw counts."
     def __init__(
         self,
-        adata: ad.AnnData,                 # cells x genes, counts in `layer` (e.g. from `preprocess`)
+        adata: ad.AnnData,                 # cells x genes, counts in `layer` (e.g. after `preprocess`)
         layer: str | None = Keys.COUNTS,   # the layer with raw counts (None: X)
-        batch_key: str | None = None,      # obs column with each cell's batch, fed to encoder and decoder
+        batch_key: str | None = None,      # obs column with each cell's batch, a covariate of the decoder
         labels_key: str | None = None,     # obs column with cell types, used to stratify the validation split
         *,
-        hidden_dims: Sequence[int] = (128,),  # hidden layer widths
-        latent_dim: int = 10,              # latent dimensions
-        dropout: float = 0.1,              # encoder dropout
-        norm: str = "batch",               # batch | layer | none
-        likelihood: str = "zinb",          # zinb (scVI's default) | nb | gaussian
-        input_transform: str = "lognorm",  # encoder input: lognorm (log1p of counts per 10,000) or log1p
-        seed: int = 0,                     # seeds the initial weights and the split
+        mask_var: str | None = Keys.HVG,   # var column of the genes to train on (see `gene_mask`); None: every gene
+        hidden_dims: Sequence[int] = tuple(defaults().model.hidden_dims),  # hidden layer widths
+        latent_dim: int = defaults().model.latent_dim,                     # latent dimensions
+        dropout: float = defaults().model.dropout,                         # encoder dropout
+        norm: str = defaults().model.norm,                                 # batch | layer | none
+        likelihood: str = defaults().model.likelihood,                     # zinb (scVI's default) | nb | gaussian
+        input_transform: str = defaults().model.input_transform,           # encoder input: lognorm (log1p of counts per 10,000) or log1p
+        seed: int = defaults().seed,                                       # seeds the initial weights and the split
         _batch_categories: Sequence[str] | None = None,
     ):
         counts_of(adata, layer)
-        check_obs_key(adata, batch_key, "batch key"); check_obs_key(adata, labels_key, "labels key")
-        self.adata, self.genes = adata, [str(g) for g in adata.var_names]
+        if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)")
+        if labels_key is not None: obs_column(adata, labels_key, "labels key (`labels_key`)")
+        self.adata, self.genes = adata, [str(g) for g in adata.var_names[gene_mask(adata, mask_var)]]
         if _batch_categories is None and batch_key is not None:
             _batch_categories = [str(c) for c in pd.Categorical(adata.obs[batch_key].astype(str)).categories]
         self.batch_categories = list(_batch_categories or [])
-        self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, hidden_dims=list(hidden_dims),
-                                latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
-                                input_transform=input_transform, seed=seed)
+        self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, mask_var=mask_var,
+                                hidden_dims=list(hidden_dims), latent_dim=latent_dim, dropout=dropout, norm=norm,
+                                likelihood=likelihood, input_transform=input_transform, seed=seed)
         seed_everything(seed)
         self.module = VAE(len(self.genes), n_batches=len(self.batch_categories), hidden_dims=hidden_dims,
                           latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
@@ -86,13 +75,13 @@ class CellVAE:
     def from_config(cls, adata: ad.AnnData, cfg, batch_key: str | None = None, labels_key: str | None = None) -> "CellVAE":
         "Build with the model section of a `Config`."
         m = cfg.model
-        return cls(adata, Keys.COUNTS, batch_key, labels_key, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
+        return cls(adata, Keys.COUNTS, batch_key, labels_key, mask_var=Keys.HVG, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
                    dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, input_transform=m.input_transform, seed=cfg.seed)
 
 # %% ../nbs/02a_vae.ipynb #c013
 @patch
 def batch_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray | None:
-    "Each cell's batch index in the model's categories (unknown batches become batch 0, with a warning)."
+    "Each cell's batch index in the model's categories, for the decoder (unknown batches become batch 0, with a warning)."
     key = self.init_params["batch_key"]
     if not self.batch_categories: return None
     if key not in adata.obs:
@@ -106,22 +95,39 @@ def batch_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray | None:
     return codes
 
 @patch
+def model_counts(self: CellVAE, adata: ad.AnnData, layer: str | None | bool = True):
+    "The counts of `adata` in the model's genes and order (missing genes are zeros): sparse if they are stored sparse."
+    X = counts_of(adata, self.init_params["layer"] if layer is True else layer)
+    if [str(g) for g in adata.var_names] == self.genes: return X
+    m = gene_map(self.genes, adata.var_names, sample="adata", model="model").matrix()
+    return sp.csr_matrix(X, dtype=np.float32) @ m if sp.issparse(X) else np.asarray(X, dtype=np.float32) @ m.toarray()
+
+_T = defaults().train
+
+@patch
 def train(
     self: CellVAE,
-    max_epochs: int = 200, batch_size: int = 128, learning_rate: float = 1e-3, weight_decay: float = 1e-6,
-    patience: int = 20, min_delta: float = 0.0, kl_warmup_epochs: int = 20, val_fraction: float = 0.1,
-    threads: int | None = None, device: str = "cpu",
+    max_epochs: int = _T.max_epochs,          # upper bound on epochs
+    batch_size: int = _T.batch_size,          # cells per mini-batch
+    learning_rate: float = _T.learning_rate,  # Adam's learning rate
+    weight_decay: float = _T.weight_decay,    # Adam's weight decay
+    patience: int = _T.patience,              # epochs without validation improvement before stopping
+    min_delta: float = _T.min_delta,          # the improvement that counts
+    kl_warmup_epochs: int = _T.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
+    val_fraction: float = defaults().data.val_fraction,  # cells held out for early stopping
+    threads: int | None = _T.threads,         # torch threads (None: torch's setting)
+    device: str = _T.device,                  # auto (CUDA where torch sees a GPU) | cpu | cuda
     autocast: bool = False,  # mixed precision for the linear layers (see `train_vae`)
     checkpoint: str | os.PathLike | None = None,  # a checkpoint file written every epoch
     resume: bool = False,  # continue from `checkpoint`
-    progress: bool = True,
+    progress: bool = True,  # a progress bar on stderr
 ) -> TrainResult:
     "Train on the bound AnnData; returns (and keeps in `.history`) what training did."
     p = self.init_params
     labels = None if p["labels_key"] is None else self.adata.obs[p["labels_key"]].to_numpy()
-    n_in = self.adata.uns.get(Keys.UNS, {}).get("preprocess", {}).get("n_genes_in")
-    data = DataAdapter(counts_of(self.adata, p["layer"]), batch_index=self.batch_codes(self.adata), labels=labels,
-                       val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=n_in)
+    if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
+    data = DataAdapter(self.model_counts(self.adata), batch_index=self.batch_codes(self.adata), labels=labels,
+                       val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=self.adata.n_vars)
     self.data_info, self.val_idx = data.dataset_info(), data.val_idx
     self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
                              patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
@@ -150,20 +156,24 @@ def get_latent(
 ) -> np.ndarray:
     "Latent means [cells, latent_dim] as float32."
     adata = self.adata if adata is None else adata
-    layer = self.init_params["layer"] if layer is True else layer
-    X = counts_of(adata, layer)
-    gm = None
-    if [str(g) for g in adata.var_names] != self.genes:
-        gm = gene_map(self.genes, adata.var_names, sample="the AnnData", model="model")
-    codes = self.batch_codes(adata)
+    X = self.model_counts(adata, layer)
     self.module.eval()
     out = np.empty((adata.n_obs, self.module.latent_dim), np.float32)
     for s in range(0, adata.n_obs, batch_size):
         xb = X[s:s + batch_size]
-        xb = gm.apply(xb) if gm is not None else (xb.toarray() if sp.issparse(xb) else np.asarray(xb))
-        bi = None if codes is None else torch.from_numpy(codes[s:s + batch_size])
-        out[s:s + batch_size] = self.module.inference(torch.as_tensor(xb, dtype=torch.float32), bi)["qz_m"].numpy()
+        xb = xb.toarray() if sp.issparse(xb) else np.asarray(xb)
+        out[s:s + batch_size] = self.module.inference(torch.as_tensor(xb, dtype=torch.float32))["qz_m"].numpy()
     return out
+
+@patch
+def get_latent_representation(
+    self: CellVAE,
+    adata: ad.AnnData | None = None,  # cells to encode (default: the bound AnnData)
+    batch_size: int = 1024,           # cells per forward pass
+    layer: str | None | bool = True,  # the counts layer (True: the model's)
+) -> np.ndarray:
+    "scvi-tools' name for `get_latent`: latent means [cells, latent_dim] as float32."
+    return self.get_latent(adata, batch_size, layer)
 
 # %% ../nbs/02a_vae.ipynb #c018
 @patch
@@ -171,7 +181,7 @@ def save(self: CellVAE, path: str | os.PathLike, overwrite: bool = False) -> Pat
     "Save weights and parameters into the folder `path`."
     d = Path(path)
     if (d / Files.WEIGHTS).exists() and not overwrite:
-        raise InputError(f"{d}: holds a saved model already; pass overwrite=True (--overwrite) to replace it.")
+        raise InputError(f"{d}: holds a saved model already; pass `overwrite=True` to replace it.")
     d.mkdir(parents=True, exist_ok=True)
     with atomic_path(d / Files.WEIGHTS) as tmp, open(tmp, "wb") as f: torch.save(self.module.state_dict(), f)
     # the history without clock times, so that the same training writes the same file
@@ -192,12 +202,15 @@ def load(cls: CellVAE, path: str | os.PathLike, adata: ad.AnnData | None = None)
     p, genes = dict(meta["init_params"]), list(meta["genes"])
     empty = sp.csr_matrix((0, len(genes)), dtype=np.float32)
     stub = ad.AnnData(X=empty, var=pd.DataFrame(index=genes), layers={Keys.COUNTS: empty.copy()})
-    obj = cls(stub, **{**p, "layer": Keys.COUNTS, "batch_key": None, "labels_key": None}, _batch_categories=meta["batch_categories"])
+    obj = cls(stub, **{**p, "layer": Keys.COUNTS, "batch_key": None, "labels_key": None, "mask_var": None},
+              _batch_categories=meta["batch_categories"])
     obj.init_params, obj.adata = p, (stub if adata is None else adata)
     try: state = torch.load(d / Files.WEIGHTS, map_location="cpu", weights_only=True)
     except Exception as e: raise InputError(f"{d / Files.WEIGHTS}: cannot be read as model weights ({type(e).__name__}).") from None
     try: obj.module.load_state_dict(state)
-    except RuntimeError: raise InputError(f"{d / Files.WEIGHTS}: the weights do not fit the model in {Files.MODEL_PARAMS}.") from None
+    except RuntimeError:
+        raise InputError(f"{d / Files.WEIGHTS}: the weights do not fit the model in {Files.MODEL_PARAMS} (saved by cellvae "
+                         f"{meta.get('cellvae_version', '?')}, this is {cellvae.__version__}?); train the model again.") from None
     obj.module.eval()
     obj.history = None
     if meta.get("history"):

@@ -26,7 +26,8 @@ from matplotlib.lines import Line2D
 from sklearn.neighbors import NearestNeighbors
 
 from .core import InputError, Keys, atomic_path
-from .eval import _as_str, _labels, _matrix, _obs, _rep, category_order
+from .data import obs_column
+from .eval import category_order, check_labels, check_matrix, label_strings, representation
 
 # %% auto #0
 __all__ = ['NOISE_COLOR', 'NA_COLOR', 'FORMATS', 'umap_embedding', 'categorical_palette', 'plot_embedding', 'plot_training',
@@ -58,7 +59,7 @@ def umap_embedding(
     "A seeded 2-d UMAP of `obsm[use_rep]`, written to `obsm[key_added]` and returned."
     import umap
     if adata.is_view: raise InputError("adata: is a view of another AnnData; embed a copy (adata[...].copy()).")
-    X = _matrix(_rep(adata, use_rep), f"obsm['{use_rep}']")
+    X = check_matrix(representation(adata, use_rep), f"obsm['{use_rep}']")
     if len(X) < 4: raise InputError(f"obsm['{use_rep}']: {len(X)} cells; UMAP needs at least 4.")
     k = min(n_neighbors, len(X) - 1)
     # exact neighbours (each cell first, as umap's own search): below 4,096 cells umap would compute all
@@ -134,7 +135,7 @@ def plot_embedding(
     key, xy = _basis(adata, basis)
     name = _AXIS_NAMES.get(key.removeprefix("X_").lower(), key.removeprefix("X_"))
     s = _point_size(len(xy)) if s is None else s
-    col = None if color is None else _obs(adata, color)
+    col = None if color is None else obs_column(adata, color, "colour (`color`)")
     ncol = 0
     if col is not None and _is_categorical(col):
         cats = category_order(col.dropna())
@@ -149,7 +150,7 @@ def plot_embedding(
             stored = {str(c): to_hex(v) for c, v in zip(col.cat.categories, adata.uns[f"{color}_colors"]) if str(c) in cats}
         named = [c for c in cats if c != "-1"]
         cmap = _colors(named, palette, stored) | {"-1": NOISE_COLOR, "NA": NA_COLOR}
-        vals = np.where(col.isna().to_numpy(), "NA", _as_str(col.astype(object).fillna("NA").to_numpy()))
+        vals = np.where(col.isna().to_numpy(), "NA", label_strings(col.astype(object).fillna("NA").to_numpy()))
         order = order[np.argsort(~np.isin(vals[order], ["-1", "NA"]), kind="stable")]  # grey first, underneath
         ax.scatter(xy[order, 0], xy[order, 1], s=s, c=[cmap[v] for v in vals[order]], linewidths=0, rasterized=True)
         shown = named + [c for c in ("-1", "NA") if c in set(vals)]
@@ -226,8 +227,8 @@ def plot_cluster_composition(
     ax=None,              # draw into this axes (default: a new figure)
 ) -> Figure:
     "Stacked bars of the label fractions in each cluster; return the figure."
-    y, order = _labels(labels)
-    c = _as_str(pd.Series(clusters).astype(object).to_numpy())
+    y, order = check_labels(labels)
+    c = label_strings(pd.Series(clusters).astype(object).to_numpy())
     if len(c) != len(y): raise InputError(f"clusters: {len(c):,} values for {len(y):,} labels; give one cluster per cell.")
     corder = [k for k in category_order(clusters) if k != "-1"] + (["-1"] if "-1" in set(c) else [])
     tab = pd.crosstab(c, y).reindex(index=corder, columns=order, fill_value=0)

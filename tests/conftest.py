@@ -25,3 +25,22 @@ def clean_env(monkeypatch, tmp_path):
             monkeypatch.delenv(k)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def pbmc3k_model():
+    "The default model trained on pbmc3k (seed 0, one thread), once per test session: (preprocessed AnnData, CellVAE)."
+    if not PBMC3K.exists():
+        pytest.skip(f"real data not found at {PBMC3K} (it lives in ../shared beside the repository)")
+    import warnings
+    import torch
+    import cellvae
+    torch.set_num_threads(1)
+    cfg = cellvae.load_config(env={}, profile=False)
+    adata = cellvae.read_counts(PBMC3K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cellvae.preprocess(adata, n_top_genes=cfg.data.n_top_genes)
+    model = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
+    model.train_from_config(cfg, progress=False)
+    return adata, model

@@ -103,6 +103,7 @@ def build_files(d: Path) -> Path:
     (d / "brackets.yaml").write_text('train:\n  "[/x]": 3\n')
     (d / "wrongtype.yaml").write_text("train:\n  max_epochs: ten\n")
     (d / "invalid.yaml").write_text("train: [max_epochs: 3\n")
+    (d / "zerobatch.yaml").write_text("cluster:\n  batch_size: 0\n")
 
     # an existing folder that is not a cellvae run
     (d / "runs" / "notarun").mkdir(); (d / "runs" / "notarun" / "notes.txt").write_text("keep me")
@@ -216,6 +217,15 @@ CASES = [
          env={"CELLVAE_ENCODE__BATCHSIZE": "8"}),
     Case("machine profile that is not one", ["inspect", "good.h5ad"], ["unknown.yaml", "missing key", "cellvae profile"],
          env={"CELLVAE_PROFILE": "unknown.yaml"}),
+    Case("cluster config with a bad batch size", ["cluster", "cluster.onnx", "enc.npy", "--config", "zerobatch.yaml"],
+         ["zerobatch.yaml", "`cluster.batch_size` must be at least 1"]),
+    # memory: the bound a machine profile sets (data.max_memory_gb)
+    Case("data above the memory bound", ["train", "good.h5ad", "-o", "out", "--run-id", "x"],
+         ["good.h5ad: reading its 200 cells x 60 genes", "above `max_memory_gb`", "raise the bound"],
+         env={"CELLVAE_DATA__MAX_MEMORY_GB": "0.00001"}),
+    Case("encoding above the memory bound", ["encode", ENC, "good.h5ad", "--batch-size", "200"],
+         ["good.h5ad: encoding 200 cells in batches of 200", "above `max_memory_gb`", "smaller --batch-size", "--num-samples"],
+         env={"CELLVAE_DATA__MAX_MEMORY_GB": "0.00001"}),
     # the command line itself (Typer checks it: exit code 2)
     Case("--batch-size 0", ["encode", ENC, "good.h5ad", "--batch-size", "0"], ["--batch-size", "greater than or equal to 1", "cellvae encode --help"], code=2),
     Case("--batch-size not a number", ["cluster", "cluster.onnx", "enc.npy", "--batch-size", "ten"], ["--batch-size", "integer", "cellvae cluster --help"], code=2),
@@ -229,9 +239,10 @@ CASES = [
     Case("existing run folder (pipeline)", ["pipeline", "good.h5ad", "-o", "runs", "--run-id", "t"], ["runs/t", "exists", "--overwrite"]),
     Case("--overwrite of a folder that is not a run", ["train", "good.h5ad", "-o", "runs", "--run-id", "notarun", "--overwrite"],
          ["runs/notarun", "not a cellvae run folder", "refusing"]),
-    Case("--run-id with /", ["train", "good.h5ad", "-o", "out", "--run-id", "a/b"], ["--run-id 'a/b'", "plain folder name"]),
-    Case("--run-id ..", ["pipeline", "good.h5ad", "-o", "out", "--run-id", ".."], ["--run-id '..'", "plain folder name"]),
-    Case("--run-id absolute path", ["train", "good.h5ad", "-o", "out", "--run-id", "/tmp/x"], ["--run-id '/tmp/x'", "plain folder name"]),
+    Case("--run-id with /", ["train", "good.h5ad", "-o", "out", "--run-id", "a/b"], ["--run-id a/b:", "plain folder name"]),
+    Case("--run-id ..", ["pipeline", "good.h5ad", "-o", "out", "--run-id", ".."], ["--run-id ..:", "plain folder name"]),
+    Case("--run-id absolute path", ["train", "good.h5ad", "-o", "out", "--run-id", "/tmp/x"], ["--run-id /tmp/x:", "plain folder name"]),
+    Case("--resume of a folder that is not a run", ["pipeline", "good.h5ad", "--resume", "adir"], ["adir", "not a cellvae run folder"]),
     Case("--output-dir is a file", ["train", "good.h5ad", "--config", "small.yaml", "-o", "small.yaml", "--run-id", "x"],
          ["small.yaml/x", "is a file, not a folder"]),
     Case("output folder missing", ["encode", ENC, "good.h5ad", "--output", "nodir/z.npy"], ["nodir", "does not exist", "create it"]),

@@ -95,3 +95,42 @@ def test_pipeline_run_folder(work):
     assert r.returncode == 1 and "--overwrite" in r.stderr
     r = cellvae("eval", run, cwd=work)
     assert r.returncode == 0 and "f1" in r.stdout.lower()
+
+
+def test_pipeline_and_train_with_a_batch_key(work):
+    "--batch-key end to end: the ONNX encodings equal the model's latent, and metrics.json reports batch mixing."
+    import anndata as ad
+    from cellvae.vae import CellVAE
+    synthetic_counts(n_cells=400, n_genes=120, n_types=4, n_batches=2, batch_effect=0.5, seed=3).write_h5ad(work / "batches.h5ad")
+    r = cellvae("pipeline", "batches.h5ad", "--config", "small.yaml", "--batch-key", "batch", "--output-dir", "runs",
+                "--run-id", "b", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    run = work / "runs" / "b"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "complete" and m["data"]["batch_key"] == "batch" and m["data"]["n_batches"] == 2
+    bm = m["batch_mixing"]
+    assert bm["n_batches"] == 2 and 0.4 < bm["same_batch_expected"] < 0.6 and 0 <= bm["same_batch_fraction"] <= 1
+    assert (run / "figures" / "umap_batch.png").exists()
+    a = ad.read_h5ad(run / "adata.h5ad")
+    z = CellVAE.load(run / "model").get_latent(a)
+    assert np.abs(np.load(run / "encodings.npy") - z).max() <= 1e-4  # encoder.onnx and the model agree, batches and all
+    assert np.abs(a.obsm["X_cellvae"] - z).max() <= 1e-4
+    r = cellvae("train", "batches.h5ad", "--config", "small.yaml", "--batch-key", "batch", "--output-dir", "runs",
+                "--run-id", "bt", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((work / "runs" / "bt" / "metrics.json").read_text())["data"]["n_batches"] == 2
+
+
+def test_run_adata_keeps_every_gene(work):
+    "The pipeline's adata.h5ad: all genes, counts in a layer, log-normalised X, the model's genes marked."
+    import anndata as ad
+    r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "genes", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    run = work / "runs" / "genes"
+    a, raw = ad.read_h5ad(run / "adata.h5ad"), ad.read_h5ad(work / "train.h5ad")
+    assert list(a.var_names) == list(raw.var_names) and a.var["highly_variable"].sum() == 100  # small.yaml's n_top_genes
+    assert (a.layers["counts"] != raw.X).nnz == 0
+    assert np.allclose(np.expm1(a.X[:3].toarray()).sum(1), 1e4, rtol=1e-4)
+    model_genes = (run / "model" / "encoder.genes").read_text().split()
+    assert model_genes == list(a.var_names[a.var["highly_variable"]])
+    assert list(a.obs["cellvae_cluster"].cat.categories) == sorted(a.obs["cellvae_cluster"].cat.categories, key=int)

@@ -35,13 +35,17 @@ def blob_cases(draw):
     return train, test, hdbscan.HDBSCAN(prediction_data=True, **kw).fit(train)
 
 
-def tied(train, test, k):
+def tied(train, test, k, chunk=512):
     "Queries whose k+1 nearest training points include two at exactly the same distance (their order is arbitrary)."
-    acc = np.zeros((len(test), len(train)))
-    for j in range(train.shape[1]):  # summed left to right, like sklearn's KD-tree
-        acc += (test[:, None, j].astype(np.float64) - train[None, :, j].astype(np.float64)) ** 2
-    d = np.sort(np.sqrt(acc), 1)[:, : k + 1]
-    return (np.diff(d, axis=1) == 0).any(1)
+    out = np.zeros(len(test), bool)
+    for s in range(0, len(test), chunk):  # chunks of queries: memory stays chunk x training points
+        q = test[s:s + chunk]
+        acc = np.zeros((len(q), len(train)))
+        for j in range(train.shape[1]):  # summed left to right, like sklearn's KD-tree
+            acc += (q[:, None, j].astype(np.float64) - train[None, :, j].astype(np.float64)) ** 2
+        d = np.sqrt(np.partition(acc, k, axis=1)[:, : k + 1])
+        out[s:s + chunk] = (np.diff(np.sort(d, 1), axis=1) == 0).any(1)
+    return out
 
 
 def check_agreement(train, test, clusterer, labels, probs):
@@ -119,6 +123,42 @@ def test_pbmc3k_onnx_matches_approximate_predict(pbmc3k_path, tmp_path, mcs, ms,
     assert clusterer.labels_.max() >= 2
     assert (labels == want_labels).mean() >= 0.999
     np.testing.assert_allclose(probs, want_probs, atol=1e-4, rtol=0)
+
+
+@pytest.mark.slow
+def test_pbmc3k_latent_without_noise_assignment_is_approximate_predict(pbmc3k_model, tmp_path):
+    "cellvae's own pbmc3k latent, the default rule with assign_noise off: approximate_predict's labels and probabilities."
+    from cellvae.cluster import fit_clusters
+    adata, model = pbmc3k_model
+    z = model.get_latent()
+    order = np.random.default_rng(0).permutation(len(z))
+    train, test = z[order[: len(z) // 2]], z[order[len(z) // 2 :]]
+    fit = fit_clusters(train, assign_noise=False)
+    path = export_cluster_model(fit, tmp_path / "cluster.onnx")
+    queries = np.vstack([test, train])
+    labels, probs = cluster(path, queries)
+    want_labels, want_probs = check_agreement(train, queries, fit.clusterer, labels, probs)  # exact where no tie decides
+    ok = ~tied(train, queries, 2 * fit.params["min_samples"])
+    assert ok.mean() > 0.99 and len(set(want_labels.tolist()) - {-1}) >= 3
+    assert (labels == want_labels).mean() >= 0.999  # ties included
+    np.testing.assert_allclose(probs, want_probs, atol=1e-6, rtol=0)
+    assert (want_labels < 0).mean() > 0.2  # the noise HDBSCAN itself leaves, which assign_noise would label
+
+
+@pytest.mark.slow
+def test_exact_at_scale(tmp_path):
+    "50,000 training points in 10-D and 12,000 queries: cluster.onnx equals approximate_predict (labels and probabilities)."
+    rng = np.random.default_rng(0)
+    x, _ = make_blobs(62_000, n_features=10, centers=12, cluster_std=2.0, center_box=(-20, 20), random_state=0)
+    x = np.vstack([x, rng.uniform(x.min(0), x.max(0), (6_000, 10))])[rng.permutation(68_000)].astype(np.float32)
+    train, test = x[:50_000], x[50_000:62_000]
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=250, min_samples=10, cluster_selection_method="leaf",
+                                prediction_data=True).fit(train)
+    path = export_cluster_model(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=False), tmp_path / "cluster.onnx")
+    labels, probs = cluster(path, test, batch_size=1024)
+    want_labels, want_probs = check_agreement(train, test, clusterer, labels, probs)
+    assert len(set(want_labels.tolist()) - {-1}) >= 10 and (want_labels < 0).any()
+    assert (labels == want_labels).mean() >= 0.999
 
 
 # The two ONNX files are the deliverable: they must run where only numpy and onnxruntime are installed.

@@ -63,7 +63,7 @@ def test_bad_counts_name_the_count_and_suggest_the_layer(tmp_path, value, what):
     with pytest.raises(InputError) as e:
         read_counts(p)
     msg = str(e.value)
-    assert str(p) in msg and what in msg and "--layer counts" in msg
+    assert str(p) in msg and what in msg and "`layer='counts'`" in msg
     assert read_counts(p, layer="counts").shape == (5, 4)
 
 

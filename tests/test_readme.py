@@ -1,8 +1,11 @@
 "The README is generated from nbs/index.ipynb, opens with the two set-up commands, and CI runs its test command."
 import json
+import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -38,11 +41,34 @@ def test_two_setup_commands_install_torch_first():
     assert ".ci/test" in tests
 
 
-def test_ci_runs_the_readme_test_command():
+def test_ci_runs_the_readme_first_and_test_commands():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "test-command" in ci
-    marked = re.search(r"<!-- test-command -->\n```bash\n(.*?)\n```\n<!-- /test-command -->", README, flags=re.S)
-    assert marked and marked.group(1) == _bash_blocks(README)[1].strip()
+    for i, marker in enumerate(("first-command", "test-command")):
+        assert f"readme_block {marker}" in ci
+        marked = re.search(rf"<!-- {marker} -->\n```bash\n(.*?)\n```\n<!-- /{marker} -->", README, flags=re.S)
+        assert marked and marked.group(1) == _bash_blocks(README)[i].strip()
+    assert "[dev]" not in _bash_blocks(README)[0]  # the first command is a user's: no development extra
+
+
+def _python_blocks(text):
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.integration
+def test_readme_python_quick_start_runs_as_written(tmp_path):
+    "Every python block of the README, pasted as it is into a fresh Python session (here a new process)."
+    code = "\n".join(_python_blocks(README))
+    assert "import cellvae" in code and "encode_adata" in code
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 0.3 < float(r.stdout.split()[-1]) <= 1.0  # the kNN F1-macro it prints
+    assert {p.name for p in tmp_path.iterdir()} == {"encoder.onnx", "encoder.genes", "cluster.onnx"}
+
+
+def test_readme_links_resolve_from_the_repository_root():
+    for target in re.findall(r"\]\(([^)\s]+)\)", README):
+        if not re.match(r"[a-z]+:|#", target): assert (ROOT / target).exists(), target
 
 
 def test_no_settings_ini_and_nbdev_config_in_pyproject():

@@ -606,3 +606,17 @@ def test_pipeline_disk_full_exits_cleanly(pipeline_disk_full):
     lines = error_lines(r.stderr)
     assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
     assert len(lines) == 1 and lines[0].startswith("Error:") and "adata.h5ad" in lines[0], r.stderr[-2000:]
+
+
+@pytest.mark.integration
+def test_failed_pipeline_is_marked_and_resumes(pipeline_disk_full, two_pipelines):
+    "The run that failed writing adata.h5ad says so in metrics.json, and --resume finishes it as one uninterrupted run."
+    run, r = pipeline_disk_full
+    m = json.loads((run / "metrics.json").read_text())
+    assert (m["status"], m["failed_stage"]) == ("failed", "write_adata") and "adata.h5ad" in m["error"]
+    assert f"--resume {run.relative_to(run.parent.parent)}" in r.stderr and "--overwrite" in r.stderr
+    r = cellvae("pipeline", "train.h5ad", "-o", "runs", "--resume", "runs/p", "-q", cwd=run.parent.parent)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "complete" and "failed_stage" not in m and (run / "adata.h5ad").exists()
+    assert np.array_equal(np.load(run / "encodings.npy"), np.load(two_pipelines[0] / "encodings.npy"))
