@@ -40,7 +40,7 @@ def latent_and_labels(args):
         return z, y, f"run folder {run}"
     if not PBMC3K.exists(): raise SystemExit(f"pbmc3k not found at {PBMC3K}; pass --run DIR")
     cfg = load_config(env={}, profile=False, overrides={"seed": args.seed})
-    hvg = preprocess(read_counts(PBMC3K), n_top_genes=cfg.data.n_top_genes)
+    hvg = preprocess(read_counts(PBMC3K), n_top_genes=cfg.data.n_top_genes, subset=True, copy=True)
     m = CellVAE.from_config(hvg, cfg, labels_key=args.labels_key)
     t = time.perf_counter()
     r = m.train_from_config(cfg, progress=False)

@@ -88,10 +88,10 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     samples = []
     if PBMC3K.exists():
-        train = preprocess(read_counts(PBMC3K), n_top_genes=2000)
+        train = preprocess(read_counts(PBMC3K), n_top_genes=2000, subset=True, copy=True)
         samples.append(("pbmc3k", PBMC3K))
     else:
-        train = preprocess(synthetic_counts(n_cells=3000, n_genes=5000, seed=0), n_top_genes=2000)
+        train = preprocess(synthetic_counts(n_cells=3000, n_genes=5000, seed=0), n_top_genes=2000, subset=True, copy=True)
     model = CellVAE(train)  # untrained weights encode at the same speed as trained ones
     model.save(tmp / "model")
     enc = model.export_encoder(tmp / "encoder.onnx")

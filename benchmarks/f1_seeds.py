@@ -35,7 +35,7 @@ def main():
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
     cfg = load_config(env=dict(os.environ), profile=False)
-    hvg = preprocess(read_counts(PBMC3K), n_top_genes=cfg.data.n_top_genes)
+    hvg = preprocess(read_counts(PBMC3K), n_top_genes=cfg.data.n_top_genes, subset=True, copy=True)
     y = hvg.obs["cell_type"].astype(str).to_numpy()
     scores = []
     for seed in args.seeds:

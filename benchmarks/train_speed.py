@@ -85,11 +85,11 @@ def main():
     rows = []
     sets = []
     if PBMC3K.exists():
-        sets.append(("pbmc3k", preprocess(read_counts(PBMC3K), n_top_genes=2000), "cell_type"))
+        sets.append(("pbmc3k", preprocess(read_counts(PBMC3K), n_top_genes=2000, subset=True, copy=True), "cell_type"))
     else:
         print(f"pbmc3k not found at {PBMC3K}: skipped")
     syn = synthetic_counts(n_cells=args.synthetic_cells, n_genes=2000, n_types=10, seed=0)
-    sets.append((f"synthetic {args.synthetic_cells:,} x 2,000", preprocess(syn, n_top_genes=2000), "cell_type"))
+    sets.append((f"synthetic {args.synthetic_cells:,} x 2,000", preprocess(syn, n_top_genes=2000, subset=True, copy=True), "cell_type"))
     for name, hvg, key in sets:
         y = hvg.obs[key].astype(str).to_numpy()
         spe, cps, Z = time_cellvae(hvg, cfg, args.epochs, key)

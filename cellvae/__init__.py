@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 import importlib as _importlib
 
 _API = {
-    "read_counts": "data", "load_dataset": "data", "preprocess": "data", "synthetic_counts": "data",
+    "read_counts": "data", "load_dataset": "data", "preprocess": "data", "synthetic_counts": "data", "synthetic_atlas": "data",
     "CellVAE": "vae",
     "encode_adata": "encode",
     "fit_clusters": "cluster", "export_cluster_model": "cluster", "cluster_adata": "cluster",

@@ -24,10 +24,10 @@ from .settings import defaults
 
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'check_counts', 'looks_like_counts',
-           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'preprocess', 'obs_column', 'counts_of',
-           'gene_mask', 'split_indices', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
-           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'resolve_data_path',
-           'load_dataset', 'inspect_data']
+           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'preprocess', 'obs_column',
+           'counts_of', 'gene_mask', 'split_indices', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
+           'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
+           'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -196,6 +196,49 @@ def synthetic_counts(
     adata.layers[Keys.COUNTS] = adata.X.copy()
     return adata
 
+# %% ../nbs/00_data.ipynb #c274db5
+def synthetic_atlas(
+    n_cells: int = 4000,                     # cells
+    n_genes: int = 4000,                     # genes
+    types_per_lineage: Sequence[int] = (5, 4, 4, 3),  # the hierarchy: cell types in each lineage
+    n_batches: int = 1,                      # batches (obs['batch'])
+    batch_effect: float = 0.3,               # sd of each gene's log-scale factor per batch
+    library_size: float = 1500.0,            # median total counts per cell
+    seed: int = 0,                           # the whole draw is a function of the seed
+) -> ad.AnnData:
+    "Seeded counts of a tissue: lineages of cell types (some nearly alike), uneven sizes, a continuous state, 10x-like sparsity."
+    rng = np.random.default_rng(seed)
+    log_base = np.log(rng.gamma(0.35, 1.0, n_genes) + 1e-3)      # heavy-tailed: a few genes carry most counts
+    def up(k, lo, hi): g = rng.choice(n_genes, k, replace=False); v = np.zeros(n_genes); v[g] = np.log(rng.uniform(lo, hi, k)); return v
+    profiles, names, lineage = [], [], []
+    for li, n_t in enumerate(types_per_lineage):
+        lin = up(80, 3, 8)                                       # lineage markers
+        for t in range(n_t):
+            if li == 0 and t == n_t - 1:  # the first lineage's last type: a near twin of the one before, 6 weak markers apart
+                profiles.append(profiles[-1] + up(6, 1.5, 2.5))
+            else:
+                profiles.append(log_base + lin + up(25, 2, 5))
+            names.append(f"L{li + 1}.T{t + 1}"); lineage.append(f"L{li + 1}")
+    profiles = np.array(profiles)
+    share = rng.dirichlet(np.full(len(names), 0.8)) * 0.9 + 0.1 / len(names)  # uneven sizes, none below 1/(10 * types)
+    types = rng.choice(len(names), n_cells, p=share / share.sum())
+    state = up(60, 2, 4) * rng.normal(0, 0.5, (n_cells, 1))       # a continuous activation program within every type
+    batches = rng.integers(0, n_batches, n_cells)
+    batch_fx = rng.normal(0, batch_effect, (n_batches, n_genes)) if n_batches > 1 else np.zeros((1, n_genes))
+    logit = profiles[types] + state + batch_fx[batches]
+    scale = np.exp(logit - logit.max(1, keepdims=True))
+    scale /= scale.sum(1, keepdims=True)
+    lib = rng.lognormal(np.log(library_size), 0.5, n_cells)
+    theta = rng.lognormal(np.log(3.0), 0.5, n_genes)              # gene-wise inverse dispersion
+    mu = scale * lib[:, None]
+    counts = rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)
+    obs = pd.DataFrame({Keys.CELL_TYPE: pd.Categorical(np.array(names)[types], categories=names),
+                        "lineage": pd.Categorical(np.array(lineage)[types]),
+                        "batch": pd.Categorical([f"batch{b}" for b in batches])}, index=[f"cell{i}" for i in range(n_cells)])
+    adata = ad.AnnData(X=sp.csr_matrix(counts), obs=obs, var=pd.DataFrame(index=[f"gene{j}" for j in range(n_genes)]))
+    adata.layers[Keys.COUNTS] = adata.X.copy()
+    return adata
+
 # %% ../nbs/00_data.ipynb #c020
 def preprocess(
     adata: ad.AnnData,         # counts in `layers[layer]` (as `read_counts` returns)
@@ -205,6 +248,7 @@ def preprocess(
     layer: str = Keys.COUNTS,  # the layer with raw counts
     batch_key: str | None = None,  # choose HVGs within batches, as scanpy does
     *,
+    subset: bool = False,      # keep only the HVGs (scanpy's `subset`), e.g. for another tool's model
     copy: bool = False,        # annotate and return a copy instead of `adata`
 ) -> ad.AnnData | None:
     "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
@@ -226,6 +270,7 @@ def preprocess(
     a.X = _log_normalized(a, layer, target_sum).X
     a.uns.setdefault(Keys.UNS, {})["preprocess"] = {"n_genes_in": int(a.n_vars), "n_top_genes": int(n_top_genes),
         "n_highly_variable": int(hvg.sum()), "target_sum": float(target_sum), "flavor": flavor, "layer": layer}
+    if subset and not hvg.all(): a._inplace_subset_var(hvg)  # as scanpy's own `subset` does
     return a if copy else None
 
 def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:

@@ -1,0 +1,166 @@
+"""Quality against what scanpy gives for free: cellvae's latent and clusters next to PCA-10 and PCA-50, same run.
+
+Not a test: it prints figures. Run from the repository root (pbmc3k needs ../shared/data/pbmc3k):
+
+    python benchmarks/quality.py                                   # every dataset, seeds 0-2, the default config
+    python benchmarks/quality.py --datasets pbmc3k --seeds 0 1 2 3 4 5
+    python benchmarks/quality.py --set model.latent_dim=20 --set train.patience=40 --name latent20
+    python benchmarks/quality.py --json benchmarks/results/quality-default.json
+
+Datasets (each with known cell types):
+- pbmc3k: 2,638 PBMCs, the scanpy tutorial's 8 types (`../shared/data/pbmc3k/pbmc3k.h5ad`);
+- pbmc68k: the 700 PBMCs shipped with scanpy, its 10 FACS `bulk_labels` (noisy by design);
+- atlas: `cellvae.data.synthetic_atlas` (4,000 cells, 16 types in 4 lineages, two types nearly alike, uneven sizes,
+  a continuous state within every type), drawn once with seed 100 whatever the run's seeds.
+
+For each dataset and seed: 2,000 seurat_v3 HVGs (`cellvae.preprocess`). cellvae trains with the config (and
+`--set` overrides) at that seed and scores its latent mean. The baselines are scanpy's standard path on the same
+HVGs: normalize_total, log1p, `sc.pp.scale(max_value=10)`, `sc.pp.pca` with 10 and 50 components (random_state =
+seed). Every representation gets the same scores: kNN (k=15) and logistic-regression F1-macro by 5-fold stratified
+CV (fold seed = seed), and Leiden ARI (`sc.pp.neighbors` + `sc.tl.leiden`, igraph), the best of resolutions 0.5
+and 1.0. cellvae's latent also gets the ARI of `cluster.onnx` (HDBSCAN with the config's rule, fitted on all cells,
+then run on them with onnxruntime, as `cellvae pipeline` does), with its number of clusters. SCVI (scvi-tools'
+defaults, 400 epochs below 20k cells) is added when scvi-tools is installed (the `bench` extra).
+
+Each cell of the table is the mean over seeds, with the spread (sd).
+"""
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
+DATASETS = ("pbmc3k", "pbmc68k", "atlas")
+SCORES = ("knn_f1", "logreg_f1", "leiden_ari", "onnx_ari")
+
+
+def load(name: str):
+    "The counts of a dataset, with obs['cell_type']."
+    import cellvae
+    if name == "pbmc3k":
+        if not PBMC3K.exists(): return None
+        return cellvae.read_counts(PBMC3K)
+    if name == "pbmc68k": return cellvae.load_dataset()
+    if name == "atlas": return cellvae.synthetic_atlas(n_cells=4000, seed=100)
+    raise SystemExit(f"unknown dataset {name}; choose from {', '.join(DATASETS)}")
+
+
+def scores(z, y, seed: int) -> dict:
+    "kNN and logistic-regression F1-macro (5-fold CV) and Leiden ARI (best of resolutions 0.5 and 1.0)."
+    from cellvae.eval import annotation_scores, cluster_agreement, leiden_clusters
+    out = {f"{m}_f1": annotation_scores(z, y, method=m, k=15, cv=5, seed=seed)["f1_macro"] for m in ("knn", "logreg")}
+    out["leiden_ari"] = max(cluster_agreement(leiden_clusters(z, resolution=r, seed=seed), y)["ari"] for r in (0.5, 1.0))
+    return out
+
+
+def onnx_clusters(z, y, cfg) -> dict:
+    "ARI of cluster.onnx (fitted on all cells with the config's rule, then run on them) and its number of clusters."
+    from cellvae.cluster import cluster, export_cluster_model, fit_clusters
+    from cellvae.eval import cluster_agreement
+    c = cfg.cluster
+    fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
+                       assign_noise=c.assign_noise)
+    with tempfile.TemporaryDirectory() as d:
+        labels, _ = cluster(export_cluster_model(fit, Path(d) / "cluster.onnx"), z)
+    a = cluster_agreement(labels, y)
+    return {"onnx_ari": a["ari"], "onnx_clusters": a["n_clusters"]}
+
+
+def pca(adata, n_comps: int, seed: int) -> np.ndarray:
+    "scanpy's standard path on the HVGs: log-normalised (over all genes), scaled (max 10), PCA."
+    import scanpy as sc
+    a = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    sc.pp.scale(a, max_value=10)
+    sc.pp.pca(a, n_comps=n_comps, random_state=seed)
+    return a.obsm["X_pca"]
+
+
+def scvi_latent(adata, seed: int):
+    "scvi-tools' SCVI with its defaults on the HVG counts, or None where scvi-tools is not installed."
+    try:
+        import scvi
+    except ImportError:
+        return None
+    scvi.settings.seed = seed
+    a = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    scvi.model.SCVI.setup_anndata(a, layer="counts")
+    m = scvi.model.SCVI(a)
+    m.train(enable_progress_bar=False)
+    return m.get_latent_representation()
+
+
+def run(args) -> list[dict]:
+    import cellvae
+    import torch
+    from cellvae.settings import load_config
+    torch.set_num_threads(args.threads)
+    overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
+    rows = []
+    for name in args.datasets:
+        raw = load(name)
+        if raw is None:
+            print(f"{name}: not found, skipped"); continue
+        y = raw.obs["cell_type"].astype(str).to_numpy()
+        for seed in args.seeds:
+            cfg = load_config(env={}, profile=False, overrides={**overrides, "seed": seed})
+            adata = cellvae.preprocess(raw, n_top_genes=cfg.data.n_top_genes, copy=True)
+            t = time.perf_counter()
+            model = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
+            hist = model.train_from_config(cfg, progress=False)
+            secs = time.perf_counter() - t
+            z = model.get_latent()
+            reps = {args.name: (z, dict(epochs=hist.epochs, train_seconds=round(secs, 1), **onnx_clusters(z, y, cfg)))}
+            if not args.skip_baselines:
+                reps.update({f"PCA-{n}": (pca(adata, n, seed), {}) for n in (10, 50)})
+                zs = None if args.skip_scvi else scvi_latent(adata, seed)
+                if zs is not None: reps["SCVI"] = (zs, {})
+            for method, (rep, extra) in reps.items():
+                row = dict(dataset=name, method=method, seed=seed, n_types=len(set(y)), **scores(rep, y, seed), **extra)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    "Mean (sd) over seeds of each score, per dataset and method."
+    df = pd.DataFrame(rows)
+    out = []
+    for name, d in df.groupby("dataset", sort=False):
+        n_types = int(d["n_types"].iloc[0])
+        out.append(f"\n{name} ({n_types} types, seeds {sorted(set(d['seed']))})")
+        out.append(f"| method | kNN F1 | logreg F1 | Leiden ARI | cluster.onnx ARI (clusters) |\n|---|---|---|---|---|")
+        for method, m in d.groupby("method", sort=False):
+            cell = lambda c: f"{m[c].mean():.3f} ({m[c].std(ddof=0):.3f})" if c in m and m[c].notna().any() else "-"
+            onnx = cell("onnx_ari") + (f" ({m['onnx_clusters'].mean():.1f})" if "onnx_clusters" in m and m["onnx_clusters"].notna().any() else "")
+            out.append(f"| {method} | {cell('knn_f1')} | {cell('logreg_f1')} | {cell('leiden_ari')} | {onnx} |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override, e.g. model.latent_dim=20")
+    ap.add_argument("--name", default="cellvae", help="the row name of this cellvae configuration")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--skip-baselines", action="store_true", help="score cellvae only (to compare configurations)")
+    ap.add_argument("--skip-scvi", action="store_true", help="no SCVI row even where scvi-tools is installed")
+    ap.add_argument("--json", help="also write every row (one per dataset, method and seed) to this file")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    rows = run(args)
+    print(table(rows))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
