@@ -116,6 +116,9 @@ def run(args) -> list[dict]:
             hist = model.train_from_config(cfg, progress=False)
             secs = time.perf_counter() - t
             z = model.get_latent()
+            if args.save_latents:
+                Path(args.save_latents).mkdir(parents=True, exist_ok=True)
+                np.savez(Path(args.save_latents) / f"{args.name}-{name}-{seed}.npz", latent=z, labels=y.astype("U"))
             reps = {args.name: (z, dict(epochs=hist.epochs, train_seconds=round(secs, 1), **onnx_clusters(z, y, cfg)))}
             if not args.skip_baselines:
                 reps.update({f"PCA-{n}": (pca(adata, n, seed), {}) for n in (10, 50)})
@@ -153,6 +156,7 @@ def main():
     ap.add_argument("--skip-baselines", action="store_true", help="score cellvae only (to compare configurations)")
     ap.add_argument("--skip-scvi", action="store_true", help="no SCVI row even where scvi-tools is installed")
     ap.add_argument("--json", help="also write every row (one per dataset, method and seed) to this file")
+    ap.add_argument("--save-latents", metavar="DIR", help="also save each cellvae latent with its labels (NAME-DATASET-SEED.npz)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     rows = run(args)

@@ -28,19 +28,28 @@ def clean_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def pbmc3k_model():
-    "The default model trained on pbmc3k (seed 0, one thread), once per test session: (preprocessed AnnData, CellVAE)."
+def pbmc3k_models():
+    "The default model trained on pbmc3k with seeds 0, 1 and 2 (one thread), once per test session: (AnnData, {seed: CellVAE})."
     if not PBMC3K.exists():
         pytest.skip(f"real data not found at {PBMC3K} (it lives in ../shared beside the repository)")
     import warnings
     import torch
     import cellvae
     torch.set_num_threads(1)
-    cfg = cellvae.load_config(env={}, profile=False)
     adata = cellvae.read_counts(PBMC3K)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cellvae.preprocess(adata, n_top_genes=cfg.data.n_top_genes)
-    model = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
-    model.train_from_config(cfg, progress=False)
-    return adata, model
+        cellvae.preprocess(adata)
+    models = {}
+    for seed in (0, 1, 2):
+        cfg = cellvae.load_config(env={}, profile=False, overrides={"seed": seed})
+        models[seed] = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
+        models[seed].train_from_config(cfg, progress=False)
+    return adata, models
+
+
+@pytest.fixture(scope="session")
+def pbmc3k_model(pbmc3k_models):
+    "The default model trained on pbmc3k with seed 0: (AnnData, CellVAE)."
+    adata, models = pbmc3k_models
+    return adata, models[0]
