@@ -8,7 +8,7 @@ import importlib as _importlib
 _API = {
     "read_counts": "data", "load_dataset": "data", "preprocess": "data", "synthetic_counts": "data", "synthetic_atlas": "data",
     "CellVAE": "vae",
-    "encode_adata": "encode",
+    "encode_adata": "encode", "annotate_adata": "annotate",
     "fit_clusters": "cluster", "export_cluster_model": "cluster", "cluster_adata": "cluster",
     "score_representation": "eval", "transfer_labels_adata": "eval", "batch_mixing": "eval",
     "umap_embedding": "viz", "plot_embedding": "viz",

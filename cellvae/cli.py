@@ -27,9 +27,9 @@ from .settings import SEED_MAX
 
 # %% auto #0
 __all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
-           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'ResumeOpt', 'app', 'COMMANDS', 'cli_message', 'OneLineUsage',
-           'profile_cmd', 'inspect_cmd', 'train_cmd', 'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'eval_cmd',
-           'viz_cmd', 'pipeline_cmd']
+           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'SemiOpt', 'UnlabeledOpt', 'ResumeOpt', 'app', 'COMMANDS',
+           'cli_message', 'OneLineUsage', 'profile_cmd', 'inspect_cmd', 'train_cmd', 'encode_cmd', 'train_clusters_cmd',
+           'cluster_cmd', 'annotate_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
@@ -172,6 +172,8 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--max-epochs", min=1, help="U
 BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per training mini-batch.", rich_help_panel="Training")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+SemiOpt = Annotated[Optional[bool], typer.Option("--semi-supervised/--unsupervised", help="Train a classifier on the latent with the labels (scANVI-style; default: the config's model.classifier).", rich_help_panel="Training")]
+UnlabeledOpt = Annotated[Optional[str], typer.Option("--unlabeled-category", help="The label that means 'not labelled' (default: Unknown; missing values too).", rich_help_panel="Data")]
 
 ResumeOpt = Annotated[Optional[Path], typer.Option("--resume", help="Continue the failed or interrupted run in this folder, with its own config.", rich_help_panel="Training")]
 
@@ -203,7 +205,7 @@ def train_cmd(
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
     output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
     max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
-    resume: ResumeOpt = None,
+    semi_supervised: SemiOpt = None, unlabeled_category: UnlabeledOpt = None, resume: ResumeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
     quiet: QuietOpt = False,
 ):
@@ -212,7 +214,8 @@ def train_cmd(
     Example: cellvae train pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
     from cellvae.pipeline import clear_run, plan, train_run
-    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed}
+    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed,
+                 "model.classifier": semi_supervised, "data.unlabeled_category": unlabeled_category}
     run, cfg = _run_and_config(config, overrides, output_dir, run_id, overwrite, resume)
     if resume and not run.checkpoint.exists():
         raise CellvaeError(f"{run.checkpoint}: no checkpoint to resume from; pass the folder of a run that was interrupted.")
@@ -224,7 +227,7 @@ def train_cmd(
     metrics = record.metrics
     _print_table("cellvae train", {"epochs": metrics["train"]["epochs"], "best epoch": metrics["train"]["best_epoch"],
                                    "best validation loss": f"{metrics['train']['best_val_loss']:.2f}", "run folder": run.root,
-                                   "encoder": run.encoder})
+                                   "encoder": run.encoder, **({"annotator": run.annotator} if "annotator" in metrics else {})})
 
 # %% ../nbs/07_cli.ipynb #c018
 def encode_cmd(
@@ -285,6 +288,44 @@ def cluster_cmd(
                                  threads=cfg.encode.threads)
     err_console.print(f"Wrote {escape(str(labels))} and {escape(str(probs))}")
 
+# %% ../nbs/07_cli.ipynb #cec006b
+def annotate_cmd(
+    model: Annotated[Path, typer.Argument(help="The annotator.onnx of a model trained with labels, or its model folder (e.g. runs/x/model).")],
+    query: Annotated[Path, typer.Argument(help="The query .h5ad to label.")],
+    genes: Annotated[Optional[Path], typer.Option("--genes", help="The query's .genes file (default: <query>.genes beside it, else its var_names).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Prefix of the outputs (default: the query's path without .h5ad).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per onnxruntime call (default: the config's annotate.batch_size).")] = None,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Label only the first N cells.")] = None,
+    min_confidence: Annotated[Optional[float], typer.Option("--min-confidence", min=0, max=1, help="Cells whose top probability is lower are Unknown (default: the annotator's).")] = None,
+    max_distance: Annotated[Optional[float], typer.Option("--max-distance", min=0, help="Cells farther from the reference are Unknown (default: the annotator's, from held-out reference cells).")] = None,
+    labels_key: Annotated[Optional[str], typer.Option("--labels-key", help="The query's own labels: score the annotation against them.")] = None,
+    output_h5ad: Annotated[bool, typer.Option("--output-h5ad", help="Also write the query with obs['cellvae_label'] and obsm['X_cellvae'].")] = False,
+    layer: LayerOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False,
+):
+    """Label a query's cells with a reference's annotator.onnx (a cell type, or Unknown); write <query>-annotations.csv.
+
+    Example: cellvae annotate runs/pbmc3k/model query.h5ad --labels-key cell_type
+    """
+    from cellvae.annotate import annotate_file
+    cfg = _config(config, **{"annotate.batch_size": batch_size})
+    s = annotate_file(model, query, output=output, labels_key=labels_key, output_h5ad=output_h5ad, genes=genes, layer=layer,
+                      batch_size=cfg.annotate.batch_size, num_samples=num_samples, min_confidence=min_confidence,
+                      max_distance=max_distance, threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap,
+                      max_memory_gb=cfg.data.max_memory_gb, compression=None if cfg.artifacts.compression == "none" else cfg.artifacts.compression,
+                      quiet=quiet)
+    g = s["gene_overlap"]
+    rows = {"cells": f"{s['n_cells']:,}", "model genes found": f"{g['found']:,} of {g['model_genes']:,} ({100 * g['fraction']:.1f}%)",
+            "Unknown": f"{100 * s['unknown_fraction']:.1f}%"}
+    rows.update({f"  {k}": f"{v:,}" for k, v in s["label_counts"].items()})
+    if "metrics" in s:
+        m = s["metrics"]
+        rows.update({"accuracy (labelled cells)": "n/a" if m["accuracy"] is None else f"{m['accuracy']:.3f}",
+                     "F1-macro": "n/a" if m["f1_macro"] is None else f"{m['f1_macro']:.3f}"})
+        if m["unseen_labels"]:
+            rows["query labels the reference never saw"] = ", ".join(m["unseen_labels"])
+            rows["  of their cells called Unknown"] = f"{100 * m['unknown_fraction_unseen']:.1f}%"
+    _print_table("cellvae annotate", {**rows, **s["files"]})
+
 # %% ../nbs/07_cli.ipynb #c022
 def eval_cmd(
     run_dir: Annotated[Optional[Path], typer.Argument(help="A run folder (or give --encodings and --data).")] = None,
@@ -322,7 +363,8 @@ def pipeline_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad of raw counts; omit for the embedded PBMC data.")] = None,
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
     output_dir: OutDirOpt = None, run_id: RunIdOpt = None, overwrite: OverwriteOpt = False,
-    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None, resume: ResumeOpt = None,
+    max_epochs: EpochsOpt = None, batch_size: BatchSizeOpt = None, seed: SeedOpt = None,
+    semi_supervised: SemiOpt = None, unlabeled_category: UnlabeledOpt = None, resume: ResumeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check data and config, print the plan, write nothing.")] = False,
     quiet: QuietOpt = False,
 ):
@@ -331,7 +373,8 @@ def pipeline_cmd(
     Example: cellvae pipeline pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
     from cellvae.pipeline import clear_run, plan, run_pipeline
-    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed}
+    overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed,
+                 "model.classifier": semi_supervised, "data.unlabeled_category": unlabeled_category}
     run, cfg = _run_and_config(config, overrides, output_dir, run_id, overwrite, resume)
     info, adata = plan(data, cfg, run, labels_key, batch_key)
     if dry_run:
@@ -354,6 +397,7 @@ def _main(
     _state["verbose"] = verbose
 
 COMMANDS = {"pipeline": pipeline_cmd, "train": train_cmd, "encode": encode_cmd, "train-clusters": train_clusters_cmd,
-            "cluster": cluster_cmd, "eval": eval_cmd, "viz": viz_cmd, "inspect": inspect_cmd, "profile": profile_cmd}
+            "cluster": cluster_cmd, "annotate": annotate_cmd, "eval": eval_cmd, "viz": viz_cmd, "inspect": inspect_cmd,
+            "profile": profile_cmd}
 for _name, _fn in COMMANDS.items():
     app.command(_name)(_run(_fn))

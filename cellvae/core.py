@@ -200,6 +200,8 @@ class Keys:
     CLUSTER_PROB = "cellvae_cluster_probability"
     LABEL = "cellvae_label"            # obs: transferred cell-type label
     LABEL_CONF = "cellvae_label_confidence"
+    LABEL_DISTANCE = "cellvae_label_distance"  # obs: the cell's distance to the annotator's reference
+    UNKNOWN = "Unknown"                # the label of a cell unlike every reference type
     UNS = "cellvae"                    # uns: parameters of the run
     CELL_TYPE = "cell_type"            # obs: the default labels key
 
@@ -214,6 +216,8 @@ class Files:
     ENCODER = "encoder.onnx"
     ENCODER_GENES = "encoder.genes"
     CLUSTER = "cluster.onnx"
+    ANNOTATOR = "annotator.onnx"
+    ANNOTATOR_LABELS = "annotator.labels"
     ENCODINGS = "encodings.npy"
     CLUSTER_LABELS = "cluster-labels.npy"
     CLUSTER_PROBS = "cluster-probabilities.npy"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .core import CellvaeError, InputError, Keys, write_text
+from .core import CellvaeError, InputError, Keys, atomic_path, write_text
 from .settings import defaults
 
 # %% auto #0
@@ -27,7 +27,7 @@ __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5
            'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'preprocess', 'obs_column',
            'counts_of', 'gene_mask', 'split_indices', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
            'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
-           'resolve_data_path', 'load_dataset', 'inspect_data']
+           'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -353,6 +353,7 @@ class DataAdapter:
         batch_size: int = defaults().train.batch_size,       # cells per mini-batch
         seed: int = 0,                       # split and shuffling seed
         n_genes_in: int | None = None,       # genes before HVG selection, for `dataset_info`
+        label_index: np.ndarray | None = None,  # a classifier's target per cell (-1: unlabelled); validation cells' are hidden
     ):
         if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
         self.X = sp.csr_matrix(counts, dtype=np.float32)
@@ -364,6 +365,10 @@ class DataAdapter:
         self.n_genes_in = n_genes_in or self.n_genes
         self.n_batches = 0 if self.batch_index is None else int(self.batch_index.max()) + 1
         self.train_idx, self.val_idx = split_indices(self.n_cells, val_fraction, seed, labels)
+        self.label_index = None
+        if label_index is not None:  # split first: the validation cells' labels never reach training
+            self.label_index = np.asarray(label_index, dtype=np.int64).copy()
+            self.label_index[self.val_idx] = -1
 
     @classmethod
     def from_anndata(cls, adata: ad.AnnData, layer: str = Keys.COUNTS, batch_key: str | None = None,
@@ -382,6 +387,7 @@ class DataAdapter:
         out = {"counts": torch.from_numpy(sub.toarray()),  # with the (rows, columns) of its stored entries
                "nonzero": (torch.from_numpy(rows), torch.from_numpy(sub.indices.astype(np.int64)))}
         if self.batch_index is not None: out["batch_index"] = torch.from_numpy(self.batch_index[idx])
+        if self.label_index is not None: out["labels"] = torch.from_numpy(self.label_index[idx])
         return out
 
     def train_batches(self, epoch: int = 0) -> Iterator[dict]:
@@ -528,6 +534,24 @@ def gene_map(
     if gm.fraction < min_overlap:
         warnings.warn(f"{sample}: only {gm.summary()}; encodings of this sample may be unreliable.", stacklevel=2)
     return gm
+
+# %% ../nbs/00_data.ipynb #cf28a14
+def write_h5ad(
+    adata: ad.AnnData,               # what to write
+    path: str | os.PathLike,         # the `.h5ad` file
+    compression: str | None = "gzip",  # gzip | lzf | None
+) -> Path:
+    "Write `adata` to `path` as `.h5ad`, atomically, with no HDF5 I/O on the disk itself."
+    import io
+    import h5py
+    from anndata.io import write_elem
+    adata.strings_to_categoricals()  # as AnnData.write_h5ad does
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        write_elem(f, "/", adata, dataset_kwargs={"compression": compression} if compression else {})
+    path = Path(path)
+    with atomic_path(path) as tmp: tmp.write_bytes(buf.getbuffer())
+    return path
 
 # %% ../nbs/00_data.ipynb #c036
 DEFAULT_DATA = "pbmc68k (embedded in scanpy)"

@@ -26,7 +26,8 @@ from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'encode', 'encodings_path', 'encode_file', 'encode_adata']
+__all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'Mapped', 'map_cells', 'encode', 'encodings_path', 'encode_file',
+           'encode_adata']
 
 # %% ../nbs/03_encode.ipynb #c006
 @dataclass
@@ -140,49 +141,71 @@ def _log(msg: str, quiet: bool):
         from rich.markup import escape
         Console(stderr=True, highlight=False).print(escape(msg))
 
-def encode(
-    encoder: str | os.PathLike | OnnxEncoder,  # `encoder.onnx` (or an opened one)
+@dataclass
+class Mapped:
+    "What `map_cells` gives: each output for every cell, in row order, and where the cells and genes came from."
+    outputs: dict                 # output name -> array [cells, ...]
+    obs_names: pd.Index           # the cells, in row order
+    gene_map: GeneMap             # the sample's genes placed onto the model's
+    genes_source: str             # where the sample's gene names came from
+
+def map_cells(
+    fn,                                        # raw counts [b, model genes] -> {name: array [b, ...]}, e.g. an ONNX session's run
+    model_genes: Sequence[str],                # the model's genes, in its order
     sample: str | os.PathLike | ad.AnnData,    # an `.h5ad` path, or an in-memory AnnData
     *,
+    model_name: str = "model",                 # names the model in messages
+    floats_per_cell: int = 1,                  # output floats a cell keeps, for the memory bound
     genes: str | os.PathLike | None = None,    # the sample's `.genes` file (see `SampleReader`)
     layer: str | None = None,                  # the layer with raw counts (default: X)
-    batch_size: int = defaults().encode.batch_size,  # cells per onnxruntime call
-    num_samples: int | None = None,            # encode only the first N cells
-    threads: int | None = None,                # onnxruntime threads
+    batch_size: int = defaults().encode.batch_size,  # cells per call of `fn`
+    num_samples: int | None = None,            # only the first N cells
     min_overlap: float = defaults().data.min_gene_overlap,  # warn below this fraction of model genes found
-    max_memory_gb: float | None = None,        # refuse to hold more than this (the encodings and one batch)
+    max_memory_gb: float | None = None,        # refuse to hold more than this (the outputs and one batch)
     quiet: bool = False,                       # no messages or progress bar
-) -> np.ndarray:
-    "Encode the cells of `sample` with an ONNX encoder: float32 [cells, latent_dim]."
+    verb: str = "encoding",                    # what the progress bar and the messages call the work
+) -> Mapped:
+    "Stream a sample's cells through `fn` in batches, each batch's genes mapped onto the model's (missing ones zero)."
     if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
     if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
-    enc = encoder if isinstance(encoder, OnnxEncoder) else open_encoder(encoder, threads=threads)
-    if isinstance(sample, ad.AnnData): reader = _MemoryReader(sample, layer)
-    else: reader = SampleReader(sample, genes=genes, layer=layer)
+    reader = _MemoryReader(sample, layer) if isinstance(sample, ad.AnnData) else SampleReader(sample, genes=genes, layer=layer)
     with reader:
-        gm = gene_map(enc.genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=str(enc.path))
+        gm = gene_map(model_genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=model_name)
         n = reader.n_cells if num_samples is None else min(num_samples, reader.n_cells)
-        # the encodings, and one batch of sample rows with its model-ordered and normalised copies
-        held = 4 * (n * enc.latent_dim + min(batch_size, n) * (len(reader.genes) + 3 * enc.n_genes))
-        check_memory(held, max_memory_gb, f"{reader.source}: encoding {n:,} cells in batches of {batch_size:,}",
+        # the outputs, and one batch of sample rows with its model-ordered and normalised copies
+        held = 4 * (n * floats_per_cell + min(batch_size, n) * (len(reader.genes) + 3 * len(model_genes)))
+        check_memory(held, max_memory_gb, f"{reader.source}: {verb} {n:,} cells in batches of {batch_size:,}",
                      "pass a smaller `batch_size`, or fewer cells with `num_samples`")
         first = reader.rows(0, min(batch_size, n))
         _log(f"sample genes from {reader.genes_source}", quiet)
         _log(gm.summary(), quiet)
-        out = np.empty((n, enc.latent_dim), np.float32)
-        with _progress(not quiet and n > 20 * batch_size, n) as (bar, task):
+        parts = []
+        with _progress(not quiet and n > 20 * batch_size, n, verb) as (bar, task):
             for s in range(0, n, batch_size):
                 e = min(s + batch_size, n)
-                out[s:e] = enc(gm.apply(first if s == 0 else reader.rows(s, e)))
+                parts.append(fn(gm.apply(first if s == 0 else reader.rows(s, e))))
                 bar.update(task, advance=e - s)
-    return out
+        outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return Mapped(outputs, pd.Index(reader.obs_names[:n]), gm, str(reader.genes_source))
+
+def encode(
+    encoder: str | os.PathLike | OnnxEncoder,  # `encoder.onnx` (or an opened one)
+    sample: str | os.PathLike | ad.AnnData,    # an `.h5ad` path, or an in-memory AnnData
+    *,
+    threads: int | None = None,                # onnxruntime threads
+    **kwargs,                                  # `genes`, `layer`, `batch_size`, `num_samples`, `min_overlap`, `max_memory_gb`, `quiet`: see `map_cells`
+) -> np.ndarray:
+    "Encode the cells of `sample` with an ONNX encoder: float32 [cells, latent_dim]."
+    enc = encoder if isinstance(encoder, OnnxEncoder) else open_encoder(encoder, threads=threads)
+    fn = lambda counts: {"latent": enc(counts)}
+    return map_cells(fn, enc.genes, sample, model_name=str(enc.path), floats_per_cell=enc.latent_dim, **kwargs).outputs["latent"]
 
 class _MemoryReader:
     "The `SampleReader` interface over an in-memory AnnData."
     def __init__(self, adata, layer):
         if layer is not None and layer not in adata.layers:
             raise InputError(f"the AnnData has no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}).")
-        self.X, self.n_cells = (adata.X if layer is None else adata.layers[layer]), adata.n_obs
+        self.X, self.n_cells, self.obs_names = (adata.X if layer is None else adata.layers[layer]), adata.n_obs, adata.obs_names
         self.genes, self.genes_source, self.layer = [str(g) for g in adata.var_names], "the AnnData's var_names", layer
         self.source = "the AnnData"
     def rows(self, s, e):
@@ -193,10 +216,10 @@ class _MemoryReader:
     def __exit__(self, *exc): pass
 
 @contextmanager
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool, total: int, verb: str = "encoding"):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    with Progress(TextColumn("[bold]encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    with Progress(TextColumn(f"[bold]{verb}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), disable=not enabled) as bar:
         yield bar, bar.add_task("encode", total=total)
 

@@ -29,8 +29,8 @@ from .data import obs_column
 # %% auto #0
 __all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'label_strings', 'check_labels', 'check_matrix',
            'annotation_scores', 'representation', 'score_representation', 'transfer_labels', 'transfer_labels_adata',
-           'cluster_agreement', 'leiden_clusters', 'batch_mixing', 'reconstruction_score', 'evaluation_metrics',
-           'metrics_table']
+           'label_metrics', 'cluster_agreement', 'leiden_clusters', 'batch_mixing', 'reconstruction_score',
+           'evaluation_metrics', 'metrics_table']
 
 # %% ../nbs/05_eval.ipynb #c006
 def _natural_key(s: str):
@@ -224,6 +224,30 @@ def transfer_labels_adata(
     q.obs[f"{key_added}_confidence"] = conf
     q.uns[key_added] = {"params": dict(use_rep=use_rep, labels_key=labels_key, k=int(k), n_reference=int(keep.sum()))}
     return q if copy else None
+
+# %% ../nbs/05_eval.ipynb #c2d5120
+def label_metrics(
+    truth: Sequence,                       # the query's own labels, one per cell
+    predicted: Sequence,                   # the annotator's, one per cell (`unknown` for cells it would not label)
+    *,
+    reference_labels: Sequence[str] | None = None,  # the types the reference had (default: the predicted ones)
+    unknown: str = "Unknown",              # the label meaning "not in the reference"
+) -> dict:
+    "Accuracy, F1-macro, per-class F1 and confusion over the cells labelled and of a type the reference had; Unknown fractions."
+    t, _ = check_labels(truth, what="truth")
+    p, _ = check_labels(predicted, len(t), "predicted")
+    ref = set(map(str, reference_labels)) if reference_labels is not None else set(p) - {unknown}
+    seen, called = np.isin(t, list(ref)), p != unknown
+    keep = seen & called
+    classes = [c for c in category_order(np.concatenate([t[keep], p[keep]]))]
+    f1 = f1_score(t[keep], p[keep], labels=classes, average=None, zero_division=0) if keep.any() else np.array([])
+    return dict(n_cells=int(len(t)), n_scored=int(keep.sum()), unknown_fraction=float((~called).mean()) if len(t) else 0.0,
+                unknown_fraction_seen=float((~called[seen]).mean()) if seen.any() else None,
+                unknown_fraction_unseen=float((~called[~seen]).mean()) if (~seen).any() else None,
+                unseen_labels=category_order(t[~seen]),
+                accuracy=float((t[keep] == p[keep]).mean()) if keep.any() else None,
+                f1_macro=float(f1.mean()) if len(f1) else None, f1_per_class={c: float(v) for c, v in zip(classes, f1)},
+                labels=classes, confusion=confusion_matrix(t[keep], p[keep], labels=classes).tolist() if keep.any() else [])
 
 # %% ../nbs/05_eval.ipynb #c027
 CLUSTERING_KEYS = ("source", "n_cells", "n_clusters", "noise_fraction", "ari", "nmi", "ari_clustered", "nmi_clustered")

@@ -40,6 +40,7 @@ class TensorKeys:
     PX_R = "px_r"              # NB inverse dispersion, one per gene [n_genes]
     PX_DROPOUT = "px_dropout"  # zero-inflation logits [b, n_genes] (zinb only)
     PX_MEAN = "px_mean"        # predicted log-normalised expression [b, n_genes] (gaussian only)
+    LOGITS = "logits"          # the classifier's cell-type logits [b, n_labels] (with `n_labels`)
     COUNTS = "counts"          # ONNX encoder input: raw counts [batch, n_genes]
     LATENT = "latent"          # ONNX encoder output: the posterior mean [batch, latent_dim]
 
@@ -248,6 +249,7 @@ class LossOutput:
     loss: Tensor            # scalar: mean over cells of reconstruction + kl_weight * kl
     reconstruction: Tensor  # [b] negative log-likelihood (squared error for gaussian), summed over genes
     kl: Tensor              # [b] KL divergence of the posterior from the prior
+    classification: Tensor | None = None  # scalar: mean cross-entropy of the labelled cells (with a classifier)
 
 # %% ../nbs/01_model.ipynb #c036
 class VAE(nn.Module):
@@ -264,19 +266,24 @@ class VAE(nn.Module):
         likelihood: str = defaults().model.likelihood,            # nb | zinb | gaussian
         target_sum: float = defaults().data.target_sum,           # counts per cell of log-normalised values (encoder input, gaussian target)
         input_transform: str = defaults().model.input_transform,  # encoder input: lognorm or log1p (scVI's)
+        n_labels: int = 0,                                        # cell types of a classifier on the latent mean; 0: none
+        classification_weight: float = defaults().model.classification_weight,  # weight of its cross-entropy in the loss
     ):
         super().__init__()
         _check_choice("likelihood", likelihood, LIKELIHOODS)
         _check_choice("norm", norm, NORMS)
         self.hparams = dict(n_genes=n_genes, n_batches=n_batches, hidden_dims=list(hidden_dims),
                             latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
-                            target_sum=target_sum, input_transform=input_transform)
+                            target_sum=target_sum, input_transform=input_transform, n_labels=n_labels,
+                            classification_weight=classification_weight)
         self.n_genes, self.n_batches, self.latent_dim = n_genes, n_batches, latent_dim
         self.likelihood, self.target_sum = likelihood, target_sum
         self.encoder = Encoder(n_genes, latent_dim, hidden_dims, norm=norm, dropout=dropout,
                                input_transform=input_transform, target_sum=target_sum)
         self.decoder = Decoder(latent_dim, n_genes, list(hidden_dims)[::-1], n_cov=n_batches, norm=norm,
                                likelihood=likelihood)
+        self.n_labels, self.classification_weight = n_labels, classification_weight
+        if n_labels: self.classifier = nn.Linear(latent_dim, n_labels)  # linear: the annotator's head, as exported
 
     def _one_hot(self, batch_index: Tensor | None) -> Tensor | None:
         if self.n_batches == 0:
@@ -299,22 +306,27 @@ class VAE(nn.Module):
         return self.decoder(z, library, self._one_hot(batch_index))
 
     def loss(self, counts: Tensor, inference_out: dict, generative_out: dict, kl_weight: float = 1.0,
-             nonzero: tuple[Tensor, Tensor] | None = None) -> LossOutput:
-        "Negative ELBO of `counts` (mean over cells), with its per-cell parts; `nonzero`: counts' non-zero (rows, columns)."
+             nonzero: tuple[Tensor, Tensor] | None = None, labels: Tensor | None = None) -> LossOutput:
+        "Negative ELBO of `counts` (mean over cells), with its per-cell parts, plus the classifier's weighted cross-entropy on `labels` (-1: unlabelled)."
         K, g = TensorKeys, generative_out
         if self.likelihood == "gaussian":
             rec = ((g[K.PX_MEAN] - log_normalize(counts, self.target_sum)) ** 2).sum(-1)
         else:
             rec = -count_log_likelihood(counts, g[K.PX_RATE], g[K.PX_R], g.get(K.PX_DROPOUT), nonzero=nonzero)
         kl = kl_normal(inference_out[K.QZ_M], inference_out[K.QZ_V])
-        return LossOutput(loss=(rec + kl_weight * kl).mean(), reconstruction=rec, kl=kl)
+        loss, ce = (rec + kl_weight * kl).mean(), None
+        if self.n_labels and labels is not None and (labels >= 0).any():
+            known = labels >= 0
+            ce = F.cross_entropy(self.classifier(inference_out[K.QZ_M][known]), labels[known].long())
+            loss = loss + self.classification_weight * ce
+        return LossOutput(loss=loss, reconstruction=rec, kl=kl, classification=ce)
 
     def forward(self, counts: Tensor, batch_index: Tensor | None = None, kl_weight: float = 1.0,
-                nonzero: tuple[Tensor, Tensor] | None = None) -> LossOutput:
+                nonzero: tuple[Tensor, Tensor] | None = None, labels: Tensor | None = None) -> LossOutput:
         "The loss of a batch: `inference`, `generative` on its sample, then `loss`."
         inf = self.inference(counts)
         gen = self.generative(inf[TensorKeys.Z], inf[TensorKeys.LIBRARY], batch_index)
-        return self.loss(counts, inf, gen, kl_weight, nonzero)
+        return self.loss(counts, inf, gen, kl_weight, nonzero, labels)
 
 # %% ../nbs/01_model.ipynb #c047
 class LatentEncoder(nn.Module):

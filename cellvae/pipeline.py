@@ -23,13 +23,13 @@ import pandas as pd
 
 import cellvae
 from .core import CellvaeError, Files, InputError, Keys, RunFailed, atomic_path, save_npy, write_json
-from .data import DEFAULT_DATA, load_dataset, obs_column, preprocess
+from .data import DEFAULT_DATA, load_dataset, obs_column, preprocess, write_h5ad
 from .settings import Config, defaults, load_config, read_profile, find_profile, resolve_runtime, save_config
 
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
-           'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'write_h5ad',
-           'run_pipeline', 'eval_run', 'eval_encodings', 'viz_run']
+           'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'run_pipeline',
+           'eval_run', 'eval_encodings', 'viz_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class RunPaths:
                      cluster_labels=Files.CLUSTER_LABELS, cluster_probs=Files.CLUSTER_PROBS, figures=Files.FIGURES,
                      adata=Files.ADATA)
         model = dict(weights=Files.WEIGHTS, params=Files.MODEL_PARAMS, checkpoint=Files.CHECKPOINT, encoder=Files.ENCODER,
-                     encoder_genes=Files.ENCODER_GENES, cluster=Files.CLUSTER)
+                     encoder_genes=Files.ENCODER_GENES, cluster=Files.CLUSTER, annotator=Files.ANNOTATOR)
         if name in names: return self.root / names[name]
         if name in model: return self.root / Files.MODEL_DIR / model[name]
         raise AttributeError(name)
@@ -180,6 +180,11 @@ def train_run(
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)
     with record.stage("export_encoder"):
         model.export_encoder(run.encoder)
+    if labels_key is not None:
+        with record.stage("export_annotator"):
+            a = cfg.annotate
+            record.metrics["annotator"] = model.export_annotator(run.annotator, neighbors=a.neighbors, max_reference=a.max_reference,
+                                                                 distance_quantile=a.distance_quantile, min_confidence=a.min_confidence)
     record.metrics.update({"cellvae_version": cellvae.__version__,
         "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA, "labels_key": labels_key, "batch_key": batch_key},
         "train": hist.to_dict(timings=False),  # clock times go under "timings", so the rest of metrics.json is reproducible
@@ -258,24 +263,6 @@ def cluster_file(
     save_npy(lp, labels)
     return lp, pp
 
-# %% ../nbs/06a_pipeline.ipynb #c019
-def write_h5ad(
-    adata: ad.AnnData,               # what to write
-    path: str | os.PathLike,         # the `.h5ad` file
-    compression: str | None = "gzip",  # gzip | lzf | None
-) -> Path:
-    "Write `adata` to `path` as `.h5ad`, atomically, with no HDF5 I/O on the disk itself."
-    import io
-    import h5py
-    from anndata.io import write_elem
-    adata.strings_to_categoricals()  # as AnnData.write_h5ad does
-    buf = io.BytesIO()
-    with h5py.File(buf, "w") as f:
-        write_elem(f, "/", adata, dataset_kwargs={"compression": compression} if compression else {})
-    path = Path(path)
-    with atomic_path(path) as tmp: tmp.write_bytes(buf.getbuffer())
-    return path
-
 # %% ../nbs/06a_pipeline.ipynb #c022
 def run_pipeline(
     data: str | os.PathLike | None,    # counts file, or None for the embedded PBMC data
@@ -333,8 +320,9 @@ def run_pipeline(
             comp = None if cfg.artifacts.compression == "none" else cfg.artifacts.compression
             write_h5ad(adata, run.adata, compression=comp)
     metrics["timings"]["total"] = round(time.perf_counter() - t0, 3)
-    metrics["files"] = {k: str(v) for k, v in dict(encoder=run.encoder, cluster=run.cluster, encodings=run.encodings,
-                        cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures).items()}
+    files = dict(encoder=run.encoder, annotator=run.annotator if labels_key else None, cluster=run.cluster, encodings=run.encodings,
+                 cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures)
+    metrics["files"] = {k: str(v) for k, v in files.items() if v is not None}
     record.save("complete")
     return metrics
 

@@ -28,9 +28,9 @@ from .core import ConfigError, write_text
 
 # %% auto #0
 __all__ = ['SEED_MAX', 'PROFILE_KEYS', 'RETIRED_PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig',
-           'EncodeConfig', 'ClusterConfig', 'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config', 'coerce',
-           'parse_text', 'from_dict', 'default_config_dict', 'defaults', 'read_yaml', 'environment', 'load_config',
-           'dump_config', 'save_config', 'Profile', 'gpu_batch_size', 'machine_profile', 'write_profile',
+           'EncodeConfig', 'ClusterConfig', 'AnnotateConfig', 'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config',
+           'coerce', 'parse_text', 'from_dict', 'default_config_dict', 'defaults', 'read_yaml', 'environment',
+           'load_config', 'dump_config', 'save_config', 'Profile', 'gpu_batch_size', 'machine_profile', 'write_profile',
            'read_profile', 'find_profile', 'profile_overrides', 'Runtime', 'resolve_runtime']
 
 # %% ../nbs/00a_settings.ipynb #c005
@@ -55,6 +55,7 @@ class DataConfig:
     hvg_flavor: Literal["seurat_v3", "seurat", "cell_ranger"]
     target_sum: float = _gt(0)
     val_fraction: float = _gt(0)
+    unlabeled_category: str
     min_gene_overlap: float = _ge(0)
     max_memory_gb: Optional[float] = _gt(0)
 
@@ -67,6 +68,8 @@ class ModelConfig:
     norm: Literal["batch", "layer", "none"]
     likelihood: Literal["nb", "zinb", "gaussian"]
     input_transform: Literal["lognorm", "log1p"]
+    classifier: bool
+    classification_weight: float = _ge(0)
 
 @dataclass(kw_only=True)
 class TrainConfig:
@@ -95,6 +98,15 @@ class ClusterConfig:
     selection: Literal["eom", "leaf"]
     assign_noise: bool
     batch_size: int = _ge(1)
+
+@dataclass(kw_only=True)
+class AnnotateConfig:
+    "The annotator: a labelled reference's cell types for new cells, or Unknown."
+    batch_size: int = _ge(1)
+    neighbors: int = _ge(1)
+    max_reference: int = _ge(1)
+    distance_quantile: float = _between(0, 1)
+    min_confidence: float = _between(0, 1)
 
 @dataclass(kw_only=True)
 class EvalConfig:
@@ -127,6 +139,7 @@ class Config:
     train: TrainConfig
     encode: EncodeConfig
     cluster: ClusterConfig
+    annotate: AnnotateConfig
     eval: EvalConfig
     viz: VizConfig
     artifacts: ArtifactsConfig

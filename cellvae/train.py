@@ -165,22 +165,24 @@ def train_vae(
             if bad >= patience: break
             te = time.perf_counter(); module.train()
             w = kl_weight(epoch, kl_warmup_epochs)
-            sums, n = np.zeros(3), 0
+            sums, n, ce = np.zeros(3), 0, []
             for b in data.train_batches(epoch):
                 b = _to(b, device)
                 with amp:
-                    out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"))
+                    out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"), labels=b.get("labels"))
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(out.loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 k = len(b["counts"])
                 sums += [out.loss.item() * k, out.reconstruction.sum().item(), out.kl.sum().item()]; n += k
+                if out.classification is not None: ce.append(out.classification.item())
             val = validation_loss(module, data, device, autocast)
             tr = sums / max(n, 1)
             res.history.append(dict(epoch=epoch, kl_weight=w, train_loss=float(tr[0]), train_reconstruction=float(tr[1]),
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
-                                    val_kl=val["kl"], seconds=time.perf_counter() - te))
+                                    val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
+                                    seconds=time.perf_counter() - te))
             if val["loss"] < res.best_val_loss - min_delta:
                 res.best_val_loss, res.best_epoch, bad = val["loss"], epoch, 0
                 best_state = copy.deepcopy(module.state_dict())

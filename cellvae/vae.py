@@ -23,12 +23,25 @@ from fastcore.basics import patch
 import cellvae
 from .core import Files, InputError, Keys, atomic_path, write_json
 from .data import DataAdapter, counts_of, gene_map, gene_mask, obs_column
+from .annotator import Annotator, export_annotator
+from .eval import category_order, label_metrics
 from .model import VAE, export_encoder
 from .settings import defaults
 from .train import TrainResult, seed_everything, train_vae
 
 # %% auto #0
-__all__ = ['CellVAE']
+__all__ = ['labels_of', 'CellVAE']
+
+# %% ../nbs/02a_vae.ipynb #c293606
+def labels_of(
+    adata: ad.AnnData,                  # the data
+    labels_key: str,                    # obs column with the cell types
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
+) -> pd.Series:
+    "The cell types of `obs[labels_key]` as strings, with unlabelled cells (that category, or missing) as NaN."
+    lab = obs_column(adata, labels_key, "labels key (`labels_key`)")
+    out = lab.astype(str).where(lab.notna())
+    return out.where(out != unlabeled_category)
 
 # %% ../nbs/02a_vae.ipynb #c008
 class CellVAE:
@@ -38,7 +51,7 @@ class CellVAE:
         adata: ad.AnnData,                 # cells x genes, counts in `layer` (e.g. after `preprocess`)
         layer: str | None = Keys.COUNTS,   # the layer with raw counts (None: X)
         batch_key: str | None = None,      # obs column with each cell's batch, a covariate of the decoder
-        labels_key: str | None = None,     # obs column with cell types, used to stratify the validation split
+        labels_key: str | None = None,     # obs column with cell types: stratifies the split, trains the classifier, the annotator's labels
         *,
         mask_var: str | None = Keys.HVG,   # var column of the genes to train on (see `gene_mask`); None: every gene
         hidden_dims: Sequence[int] = tuple(defaults().model.hidden_dims),  # hidden layer widths
@@ -47,8 +60,12 @@ class CellVAE:
         norm: str = defaults().model.norm,                                 # batch | layer | none
         likelihood: str = defaults().model.likelihood,                     # zinb (scVI's default) | nb | gaussian
         input_transform: str = defaults().model.input_transform,           # encoder input: lognorm (log1p of counts per 10,000) or log1p
+        classifier: bool = defaults().model.classifier,                    # semi-supervised: a classifier on the latent learns `labels_key`
+        classification_weight: float = defaults().model.classification_weight,  # its cross-entropy's weight in the loss
+        unlabeled_category: str = defaults().data.unlabeled_category,      # the label meaning "not labelled" (missing values too)
         seed: int = defaults().seed,                                       # seeds the initial weights and the split
         _batch_categories: Sequence[str] | None = None,
+        _label_categories: Sequence[str] | None = None,
     ):
         counts_of(adata, layer)
         if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)")
@@ -57,13 +74,21 @@ class CellVAE:
         if _batch_categories is None and batch_key is not None:
             _batch_categories = [str(c) for c in pd.Categorical(adata.obs[batch_key].astype(str)).categories]
         self.batch_categories = list(_batch_categories or [])
+        if classifier and labels_key is None and _label_categories is None:
+            raise InputError("`classifier=True` learns cell types: pass `labels_key` with the obs column that holds them.")
+        if _label_categories is not None: self.label_categories = list(_label_categories)
+        else: self.label_categories = category_order(labels_of(adata, labels_key, unlabeled_category).dropna()) if classifier else []
+        if classifier and len(self.label_categories) < 2:
+            raise InputError(f"adata: obs column `{labels_key}` has {len(self.label_categories)} labelled class; the classifier needs at least two.")
         self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, mask_var=mask_var,
                                 hidden_dims=list(hidden_dims), latent_dim=latent_dim, dropout=dropout, norm=norm,
-                                likelihood=likelihood, input_transform=input_transform, seed=seed)
+                                likelihood=likelihood, input_transform=input_transform, classifier=classifier,
+                                classification_weight=classification_weight, unlabeled_category=unlabeled_category, seed=seed)
         seed_everything(seed)
         self.module = VAE(len(self.genes), n_batches=len(self.batch_categories), hidden_dims=hidden_dims,
                           latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
-                          input_transform=input_transform)
+                          input_transform=input_transform, n_labels=len(self.label_categories) if classifier else 0,
+                          classification_weight=classification_weight)
         self.history: TrainResult | None = None
 
     def __repr__(self):
@@ -76,7 +101,9 @@ class CellVAE:
         "Build with the model section of a `Config`."
         m = cfg.model
         return cls(adata, Keys.COUNTS, batch_key, labels_key, mask_var=Keys.HVG, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
-                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, input_transform=m.input_transform, seed=cfg.seed)
+                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, input_transform=m.input_transform,
+                   classifier=m.classifier and labels_key is not None, classification_weight=m.classification_weight,
+                   unlabeled_category=cfg.data.unlabeled_category, seed=cfg.seed)
 
 # %% ../nbs/02a_vae.ipynb #c013
 @patch
@@ -93,6 +120,12 @@ def batch_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray | None:
                       f"{self.batch_categories[0]}.", stacklevel=3)
         codes[codes < 0] = 0
     return codes
+
+@patch
+def label_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray:
+    "Each cell's index in `label_categories` (-1: unlabelled, or a type the model does not know)."
+    p = self.init_params
+    return pd.Categorical(labels_of(adata, p["labels_key"], p["unlabeled_category"]), categories=self.label_categories).codes.astype(np.int64)
 
 @patch
 def model_counts(self: CellVAE, adata: ad.AnnData, layer: str | None | bool = True):
@@ -127,8 +160,9 @@ def train(
     labels = None if p["labels_key"] is None else self.adata.obs[p["labels_key"]].to_numpy()
     if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
     data = DataAdapter(self.model_counts(self.adata), batch_index=self.batch_codes(self.adata), labels=labels,
-                       val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=self.adata.n_vars)
-    self.data_info, self.val_idx = data.dataset_info(), data.val_idx
+                       val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=self.adata.n_vars,
+                       label_index=self.label_codes(self.adata) if self.module.n_labels else None)
+    self.data_info, self.train_idx, self.val_idx = data.dataset_info(), data.train_idx, data.val_idx
     self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
                              patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
                              device=device, autocast=autocast, checkpoint=checkpoint, resume=resume, progress=progress)
@@ -187,7 +221,8 @@ def save(self: CellVAE, path: str | os.PathLike, overwrite: bool = False) -> Pat
     # the history without clock times, so that the same training writes the same file
     history = None if self.history is None else self.history.to_dict(timings=False)
     meta = dict(cellvae_version=cellvae.__version__, init_params=self.init_params, genes=self.genes,
-                batch_categories=self.batch_categories, module=self.module.hparams, history=history)
+                batch_categories=self.batch_categories, label_categories=self.label_categories, module=self.module.hparams,
+                history=history)
     write_json(d / Files.MODEL_PARAMS, meta)
     return d
 
@@ -203,7 +238,7 @@ def load(cls: CellVAE, path: str | os.PathLike, adata: ad.AnnData | None = None)
     empty = sp.csr_matrix((0, len(genes)), dtype=np.float32)
     stub = ad.AnnData(X=empty, var=pd.DataFrame(index=genes), layers={Keys.COUNTS: empty.copy()})
     obj = cls(stub, **{**p, "layer": Keys.COUNTS, "batch_key": None, "labels_key": None, "mask_var": None},
-              _batch_categories=meta["batch_categories"])
+              _batch_categories=meta["batch_categories"], _label_categories=meta.get("label_categories", []))
     obj.init_params, obj.adata = p, (stub if adata is None else adata)
     try: state = torch.load(d / Files.WEIGHTS, map_location="cpu", weights_only=True)
     except Exception as e: raise InputError(f"{d / Files.WEIGHTS}: cannot be read as model weights ({type(e).__name__}).") from None
@@ -222,3 +257,72 @@ def load(cls: CellVAE, path: str | os.PathLike, adata: ad.AnnData | None = None)
 def export_encoder(self: CellVAE, path: str | os.PathLike) -> Path:
     "Write `encoder.onnx` and its `.genes` file for this model."
     return export_encoder(self.module, path, genes=self.genes)
+
+# %% ../nbs/02a_vae.ipynb #c105877
+@patch
+def build_annotator(
+    self: CellVAE,
+    neighbors: int = defaults().annotate.neighbors,            # reference cells a distance is the mean over
+    max_reference: int = defaults().annotate.max_reference,    # reference cells kept (a seeded subsample above)
+    distance_quantile: float = defaults().annotate.distance_quantile,  # max_distance: this quantile of held-out cells' distances
+    min_confidence: float = defaults().annotate.min_confidence,  # less confident cells are Unknown too
+) -> tuple[Annotator, list[str], dict]:
+    "This trained model's annotator, its cell types, and its scores on the held-out cells."
+    p = self.init_params
+    if p["labels_key"] is None: raise InputError("the model has no `labels_key`: an annotator needs a labelled reference.")
+    if getattr(self, "val_idx", None) is None: raise InputError("train the model first: the annotator is fitted on its training cells.")
+    y = labels_of(self.adata, p["labels_key"], p["unlabeled_category"]).to_numpy()
+    z = self.get_latent()
+    tr, va = (idx[pd.notna(y[idx])] for idx in (self.train_idx, self.val_idx))
+    if self.module.n_labels:
+        classes, head = list(self.label_categories), "classifier"
+        weight, bias = (t.detach().numpy() for t in (self.module.classifier.weight, self.module.classifier.bias))
+    else:
+        classes, head = category_order(y[tr]), "logistic regression"
+        weight, bias = _logistic_head(z[tr], y[tr], classes, p["seed"])
+    rng = np.random.default_rng(p["seed"])
+    ref = tr if len(tr) <= max_reference else np.sort(rng.choice(tr, max_reference, replace=False))
+    ann = Annotator(self.module, torch.from_numpy(weight), torch.from_numpy(bias), torch.from_numpy(z[ref]), neighbors,
+                    min_confidence=min_confidence)
+    with torch.no_grad():
+        held = torch.from_numpy(z[va])
+        ann.max_distance = float(np.quantile(ann.distance(held).numpy(), distance_quantile)) if len(va) else float("inf")
+        label = ann.classify(held)[1].numpy()
+    pred = np.where(label >= 0, np.array(classes, dtype=object)[label], Keys.UNKNOWN)
+    metrics = dict(head=head, n_reference=len(ref), neighbors=ann.neighbors, max_distance=ann.max_distance,
+                   distance_quantile=distance_quantile, min_confidence=min_confidence, n_train_labelled=len(tr),
+                   held_out=label_metrics(y[va], pred, reference_labels=classes) if len(va) else None)
+    return ann, classes, metrics
+
+def _logistic_head(z, y, classes, seed) -> tuple[np.ndarray, np.ndarray]:
+    "scikit-learn's logistic regression on standardised `z`, as one linear layer on `z` (rows in the order of `classes`)."
+    from sklearn.linear_model import LogisticRegression
+    mu, sd = z.mean(0), z.std(0) + 1e-8
+    lr = LogisticRegression(max_iter=1000, random_state=seed).fit((z - mu) / sd, y)
+    coef, icpt = lr.coef_, lr.intercept_
+    if len(lr.classes_) == 2: coef, icpt = np.vstack([-coef / 2, coef / 2]), np.array([-icpt[0] / 2, icpt[0] / 2])  # softmax = sigmoid
+    order = [list(lr.classes_).index(c) for c in classes]
+    w = coef[order] / sd
+    return w.astype(np.float32), (icpt[order] - (coef[order] * mu / sd).sum(1)).astype(np.float32)
+
+@patch
+def export_annotator(self: CellVAE, path: str | os.PathLike, **kwargs) -> dict:
+    "Write `annotator.onnx` (with `.genes` and `.labels`) for this model; return the annotator's held-out scores (kwargs: `build_annotator`'s)."
+    ann, classes, metrics = self.build_annotator(**kwargs)
+    export_annotator(ann, path, genes=self.genes, labels=classes,
+                     metadata={"head": metrics["head"], "distance_quantile": metrics["distance_quantile"]})
+    return metrics
+
+@patch
+@torch.no_grad()
+def annotate(
+    self: CellVAE,
+    adata: ad.AnnData,                  # cells to label (raw counts in the model's layer)
+    **kwargs,                           # `build_annotator`'s settings
+) -> pd.DataFrame:
+    "Each cell's label (`Unknown` past the thresholds), confidence and distance to the reference, as `cellvae annotate` gives them."
+    ann, classes, _ = self.build_annotator(**kwargs)
+    probs, label, conf, dist = ann.classify(torch.from_numpy(self.get_latent(adata)))
+    names = np.where(label.numpy() >= 0, np.array(classes, dtype=object)[label.numpy()], Keys.UNKNOWN)
+    return pd.DataFrame({"label": pd.Categorical(names, categories=[*classes, Keys.UNKNOWN]), "confidence": conf.numpy(),
+                         "reference_distance": dist.numpy()}, index=adata.obs_names)

@@ -242,6 +242,13 @@ CASES = [
     Case("--run-id with /", ["train", "good.h5ad", "-o", "out", "--run-id", "a/b"], ["--run-id a/b:", "plain folder name"]),
     Case("--run-id ..", ["pipeline", "good.h5ad", "-o", "out", "--run-id", ".."], ["--run-id ..:", "plain folder name"]),
     Case("--run-id absolute path", ["train", "good.h5ad", "-o", "out", "--run-id", "/tmp/x"], ["--run-id /tmp/x:", "plain folder name"]),
+    # annotation
+    Case("model without an annotator", ["annotate", "nogenes", "good.h5ad"], ["nogenes", "no annotator.onnx here", "--labels-key"]),
+    Case("empty query", ["annotate", "runs/t/model", "cells0.h5ad"], ["cells0.h5ad", "0 cells"]),
+    Case("query with no gene of the model", ["annotate", "runs/t/model", "othergenes.h5ad"], ["othergenes.h5ad", "none of its 60 genes"]),
+    Case("query labels key not in obs", ["annotate", "runs/t/model", "good.h5ad", "--labels-key", "celltype"],
+         ["good.h5ad", "`celltype`", "--labels-key", "available: cell_type, batch, one"]),
+    Case("--min-confidence above 1", ["annotate", "runs/t/model", "good.h5ad", "--min-confidence", "2"], ["--min-confidence", "cellvae annotate --help"], code=2),
     Case("--resume of a folder that is not a run", ["pipeline", "good.h5ad", "--resume", "adir"], ["adir", "not a cellvae run folder"]),
     Case("--output-dir is a file", ["train", "good.h5ad", "--config", "small.yaml", "-o", "small.yaml", "--run-id", "x"],
          ["small.yaml/x", "is a file, not a folder"]),

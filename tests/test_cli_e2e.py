@@ -73,7 +73,7 @@ def test_dry_run_writes_nothing(work):
     assert "nothing written" in r.stderr and not (work / "dry").exists()
 
 
-@pytest.mark.parametrize("cmd", ["pipeline", "train", "encode", "train-clusters", "cluster", "eval", "viz", "inspect", "profile"])
+@pytest.mark.parametrize("cmd", ["pipeline", "train", "encode", "train-clusters", "cluster", "annotate", "eval", "viz", "inspect", "profile"])
 def test_every_command_has_help_with_an_example(cmd, tmp_path):
     r = cellvae(cmd, "--help", cwd=tmp_path)
     assert r.returncode == 0 and "Example: cellvae" in r.stdout
@@ -83,11 +83,12 @@ def test_pipeline_run_folder(work):
     r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "p", "--quiet", cwd=work)
     assert r.returncode == 0, r.stderr
     run = work / "runs" / "p"
-    for f in ("config.used.yaml", "metrics.json", "model/model.pt", "model/encoder.onnx", "model/encoder.genes",
+    for f in ("config.used.yaml", "metrics.json", "model/model.pt", "model/encoder.onnx", "model/encoder.genes", "model/annotator.onnx",
               "model/cluster.onnx", "encodings.npy", "cluster-labels.npy", "adata.h5ad", "figures/umap_labels.png"):
         assert (run / f).exists(), f
     m = json.loads((run / "metrics.json").read_text())
-    assert {"train", "annotation", "clustering", "timings"} <= set(m)
+    assert {"train", "annotation", "annotator", "clustering", "timings"} <= set(m)
+    assert m["annotator"]["held_out"]["accuracy"] > 0.5
     import anndata as ad
     a = ad.read_h5ad(run / "adata.h5ad")
     assert {"X_cellvae", "X_umap"} <= set(a.obsm) and a.obs["cellvae_cluster"].dtype.name == "category"
