@@ -28,10 +28,11 @@ from .core import ConfigError, write_text
 
 # %% auto #0
 __all__ = ['SEED_MAX', 'PROFILE_KEYS', 'RETIRED_PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig',
-           'EncodeConfig', 'ClusterConfig', 'AnnotateConfig', 'EvalConfig', 'VizConfig', 'ArtifactsConfig', 'Config',
-           'coerce', 'parse_text', 'from_dict', 'default_config_dict', 'defaults', 'read_yaml', 'environment',
-           'load_config', 'dump_config', 'save_config', 'Profile', 'gpu_batch_size', 'machine_profile', 'write_profile',
-           'read_profile', 'find_profile', 'profile_overrides', 'Runtime', 'resolve_runtime']
+           'EncodeConfig', 'ClusterConfig', 'AnnotateConfig', 'EvalConfig', 'VizConfig', 'ExplainConfig',
+           'ArtifactsConfig', 'Config', 'coerce', 'parse_text', 'from_dict', 'default_config_dict', 'defaults',
+           'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'Profile', 'gpu_batch_size',
+           'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides', 'Runtime',
+           'resolve_runtime']
 
 # %% ../nbs/00a_settings.ipynb #c005
 def _ge(n): return field(metadata={"ge": n})
@@ -70,6 +71,7 @@ class ModelConfig:
     input_transform: Literal["lognorm", "log1p"]
     classifier: bool
     classification_weight: float = _ge(0)
+    decoder: Literal["nonlinear", "linear"]
 
 @dataclass(kw_only=True)
 class TrainConfig:
@@ -123,11 +125,19 @@ class VizConfig:
     dpi: int = _ge(10)
 
 @dataclass(kw_only=True)
+class ExplainConfig:
+    "What the model learned: gene programs per latent dimension, markers per cluster."
+    top_genes: int = _ge(1)
+    n_markers: int = _ge(1)
+    batch_size: int = _ge(1)
+
+@dataclass(kw_only=True)
 class ArtifactsConfig:
     "What a run keeps."
     write_adata: bool
     compression: Literal["gzip", "lzf", "none"]
     keep_checkpoints: bool
+    report: bool
 
 @dataclass(kw_only=True)
 class Config:
@@ -141,6 +151,7 @@ class Config:
     cluster: ClusterConfig
     annotate: AnnotateConfig
     eval: EvalConfig
+    explain: ExplainConfig
     viz: VizConfig
     artifacts: ArtifactsConfig
     sources: dict = field(default_factory=dict, repr=False, compare=False)
