@@ -19,7 +19,8 @@ Settings (reference -> query):
 Methods:
 - cellvae: the default (unsupervised) model, its annotator a logistic regression on the latent;
 - cellvae semi: the semi-supervised model (`model.classifier: true`), its annotator the classifier;
-- CellTypist: `celltypist.train` on the reference's log-normalised values (the same HVGs), `celltypist.annotate`
+- CellTypist: `celltypist.train` on the reference's log-normalised values of the same HVGs (`check_expression=False`:
+  the HVGs alone do not sum to 10,000), `celltypist.annotate` on the query's log-normalised values of every gene
   with majority voting off (probability per cell, as cellvae);
 - scANVI: scvi-tools' SCVI then SCANVI from it with its defaults, `predict` on the query.
 
@@ -87,10 +88,9 @@ def celltypist_method(ref, query, seed):
     except ImportError:
         return None
     import cellvae
-    r = cellvae.preprocess(ref, copy=True, subset=True)
-    q = cellvae.preprocess(query, copy=True)
-    q = q[:, [g for g in r.var_names if g in set(q.var_names)]].copy()
-    m = celltypist.train(r, labels="cell_type", n_jobs=2, max_iter=200, use_SGD=False)
+    r = cellvae.preprocess(ref, copy=True, subset=True)  # the reference's HVGs, log1p of counts per 10,000 over all genes
+    q = cellvae.preprocess(query, copy=True)              # every gene (CellTypist checks the 10,000 total, then keeps its own genes)
+    m = celltypist.train(r, labels="cell_type", n_jobs=2, max_iter=200, use_SGD=False, check_expression=False)
     pred = celltypist.annotate(q, model=m, majority_voting=False)
     return pred.predicted_labels["predicted_labels"].astype(str).to_numpy()
 

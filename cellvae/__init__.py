@@ -11,7 +11,8 @@ _API = {
     "encode_adata": "encode", "annotate_adata": "annotate",
     "fit_clusters": "cluster", "export_cluster_model": "cluster", "cluster_adata": "cluster",
     "score_representation": "eval", "transfer_labels_adata": "eval", "batch_mixing": "eval",
-    "umap_embedding": "viz", "plot_embedding": "viz",
+    "explain_adata": "explain", "cluster_markers": "explain", "write_features": "explain",
+    "umap_embedding": "viz", "plot_embedding": "viz", "write_report": "report",
     "load_config": "settings",
 }
 __all__ = sorted(_API)

@@ -29,7 +29,7 @@ from .settings import SEED_MAX
 __all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
            'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'SemiOpt', 'UnlabeledOpt', 'ResumeOpt', 'app', 'COMMANDS',
            'cli_message', 'OneLineUsage', 'profile_cmd', 'inspect_cmd', 'train_cmd', 'encode_cmd', 'train_clusters_cmd',
-           'cluster_cmd', 'annotate_cmd', 'eval_cmd', 'viz_cmd', 'pipeline_cmd']
+           'cluster_cmd', 'annotate_cmd', 'eval_cmd', 'viz_cmd', 'report_cmd', 'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
@@ -359,6 +359,20 @@ def viz_cmd(
     figs = viz_run(RunPaths(run_dir), _config(config))
     for name, paths in figs.items(): err_console.print(escape(f"{name}: {', '.join(map(str, paths))}"))
 
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The HTML file (default: report.html in the run folder).")] = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Compute the gene programs and markers again.")] = False,
+    config: ConfigOpt = None,
+):
+    """Write one self-contained HTML report of a run: metrics, figures, gene programs per latent dimension, cluster markers.
+
+    Example: cellvae report runs/pbmc3k   (then open runs/pbmc3k/report.html; it needs no internet)
+    """
+    from cellvae.pipeline import RunPaths, report_run
+    path = report_run(RunPaths(run_dir), _config(config), output, refresh=refresh)
+    err_console.print(escape(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
+
 def pipeline_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad of raw counts; omit for the embedded PBMC data.")] = None,
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
@@ -397,7 +411,8 @@ def _main(
     _state["verbose"] = verbose
 
 COMMANDS = {"pipeline": pipeline_cmd, "train": train_cmd, "encode": encode_cmd, "train-clusters": train_clusters_cmd,
-            "cluster": cluster_cmd, "annotate": annotate_cmd, "eval": eval_cmd, "viz": viz_cmd, "inspect": inspect_cmd,
+            "cluster": cluster_cmd, "annotate": annotate_cmd, "eval": eval_cmd, "viz": viz_cmd, "report": report_cmd,
+            "inspect": inspect_cmd,
             "profile": profile_cmd}
 for _name, _fn in COMMANDS.items():
     app.command(_name)(_run(_fn))

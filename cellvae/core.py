@@ -223,3 +223,6 @@ class Files:
     CLUSTER_PROBS = "cluster-probabilities.npy"
     ADATA = "adata.h5ad"
     FIGURES = "figures"
+    FEATURES = "features.json"
+    MARKERS = "markers.csv"
+    REPORT = "report.html"

@@ -24,9 +24,9 @@ from .core import InputError, atomic_path, genes_checksum, quiet_export
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['LIKELIHOODS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
-           'log_nb_positive', 'log_zinb_positive', 'count_log_likelihood', 'kl_normal', 'LossOutput', 'VAE',
-           'LatentEncoder', 'export_encoder', 'read_onnx_metadata']
+__all__ = ['LIKELIHOODS', 'DECODERS', 'NORMS', 'INPUT_TRANSFORMS', 'TensorKeys', 'MLP', 'log_normalize', 'Encoder', 'Decoder',
+           'LinearDecoder', 'log_nb_positive', 'log_zinb_positive', 'count_log_likelihood', 'kl_normal', 'LossOutput',
+           'VAE', 'LatentEncoder', 'export_encoder', 'read_onnx_metadata']
 
 # %% ../nbs/01_model.ipynb #c008
 class TensorKeys:
@@ -45,6 +45,7 @@ class TensorKeys:
     LATENT = "latent"          # ONNX encoder output: the posterior mean [batch, latent_dim]
 
 LIKELIHOODS = ("nb", "zinb", "gaussian")
+DECODERS = ("nonlinear", "linear")
 NORMS = ("batch", "layer", "none")
 INPUT_TRANSFORMS = ("lognorm", "log1p")
 
@@ -148,6 +149,43 @@ class Decoder(nn.Module):
         out = {K.PX_SCALE: px_scale, K.PX_RATE: torch.exp(library) * px_scale, K.PX_R: torch.exp(self.px_r)}
         if self.likelihood == "zinb": out[K.PX_DROPOUT] = self.dropout_logits(h).float()
         return out
+
+# %% ../nbs/01_model.ipynb #c02ea9d
+def _linear_bn(n_in: int, n_out: int) -> nn.Sequential:
+    "scVI's `FCLayers` with one layer, no bias, no activation: linear, then batch norm on the outputs."
+    return nn.Sequential(nn.Linear(n_in, n_out, bias=False), _norm_layer("batch", n_out))
+
+class LinearDecoder(nn.Module):
+    "A latent point (and batch one-hot) to the parameters of the counts' distribution through one linear layer: scVI's `LinearDecoderSCVI`."
+    def __init__(
+        self,
+        latent_dim: int,             # latent dimensions
+        n_genes: int,                # output genes
+        *,
+        n_cov: int = 0,              # batch one-hot width (0: no covariate)
+        likelihood: str = "nb",      # nb | zinb | gaussian
+    ):
+        super().__init__()
+        _check_choice("likelihood", likelihood, LIKELIHOODS)
+        self.likelihood, self.latent_dim = likelihood, latent_dim
+        self.factor = _linear_bn(latent_dim + n_cov, n_genes)  # LDVAE's factor_regressor
+        if likelihood != "gaussian": self.px_r = nn.Parameter(torch.randn(n_genes))
+        if likelihood == "zinb": self.dropout_logits = _linear_bn(latent_dim + n_cov, n_genes)
+
+    def forward(self, z: Tensor, library: Tensor, cov: Tensor | None = None) -> dict[str, Tensor]:
+        x, K = z if cov is None else torch.cat([z, cov], dim=-1), TensorKeys
+        raw = self.factor(x).float()  # float32 out of autocast, as the non-linear decoder
+        if self.likelihood == "gaussian": return {K.PX_MEAN: raw}
+        px_scale = F.softmax(raw, dim=-1)
+        out = {K.PX_SCALE: px_scale, K.PX_RATE: torch.exp(library) * px_scale, K.PX_R: torch.exp(self.px_r)}
+        if self.likelihood == "zinb": out[K.PX_DROPOUT] = self.dropout_logits(x).float()
+        return out
+
+    @torch.no_grad()
+    def loadings(self) -> Tensor:
+        "Each gene's weight on each latent dimension [n_genes, latent_dim]: the linear weights times the batch norm's gamma / sqrt(running_var + eps)."
+        linear, bn = self.factor
+        return ((bn.weight / torch.sqrt(bn.running_var + bn.eps))[:, None] * linear.weight)[:, :self.latent_dim].clone()
 
 # %% ../nbs/01_model.ipynb #c023
 def log_nb_positive(
@@ -268,20 +306,23 @@ class VAE(nn.Module):
         input_transform: str = defaults().model.input_transform,  # encoder input: lognorm or log1p (scVI's)
         n_labels: int = 0,                                        # cell types of a classifier on the latent mean; 0: none
         classification_weight: float = defaults().model.classification_weight,  # weight of its cross-entropy in the loss
+        decoder: str = defaults().model.decoder,                  # nonlinear (scVI's) | linear (LDVAE's: its loadings are gene programs)
     ):
         super().__init__()
         _check_choice("likelihood", likelihood, LIKELIHOODS)
         _check_choice("norm", norm, NORMS)
+        _check_choice("decoder", decoder, DECODERS)
         self.hparams = dict(n_genes=n_genes, n_batches=n_batches, hidden_dims=list(hidden_dims),
                             latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
                             target_sum=target_sum, input_transform=input_transform, n_labels=n_labels,
-                            classification_weight=classification_weight)
+                            classification_weight=classification_weight, decoder=decoder)
         self.n_genes, self.n_batches, self.latent_dim = n_genes, n_batches, latent_dim
         self.likelihood, self.target_sum = likelihood, target_sum
         self.encoder = Encoder(n_genes, latent_dim, hidden_dims, norm=norm, dropout=dropout,
                                input_transform=input_transform, target_sum=target_sum)
-        self.decoder = Decoder(latent_dim, n_genes, list(hidden_dims)[::-1], n_cov=n_batches, norm=norm,
-                               likelihood=likelihood)
+        if decoder == "linear": self.decoder = LinearDecoder(latent_dim, n_genes, n_cov=n_batches, likelihood=likelihood)
+        else: self.decoder = Decoder(latent_dim, n_genes, list(hidden_dims)[::-1], n_cov=n_batches, norm=norm,
+                                     likelihood=likelihood)
         self.n_labels, self.classification_weight = n_labels, classification_weight
         if n_labels: self.classifier = nn.Linear(latent_dim, n_labels)  # linear: the annotator's head, as exported
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import anndata as ad
+import yaml
 import numpy as np
 import pandas as pd
 
@@ -29,7 +30,7 @@ from .settings import Config, defaults, load_config, read_profile, find_profile,
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
            'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'run_pipeline',
-           'eval_run', 'eval_encodings', 'viz_run']
+           'eval_run', 'eval_encodings', 'viz_run', 'report_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class RunPaths:
     def __getattr__(self, name):
         names = dict(config=Files.CONFIG_USED, metrics=Files.METRICS, model_dir=Files.MODEL_DIR, encodings=Files.ENCODINGS,
                      cluster_labels=Files.CLUSTER_LABELS, cluster_probs=Files.CLUSTER_PROBS, figures=Files.FIGURES,
-                     adata=Files.ADATA)
+                     adata=Files.ADATA, features=Files.FEATURES, markers=Files.MARKERS, report=Files.REPORT)
         model = dict(weights=Files.WEIGHTS, params=Files.MODEL_PARAMS, checkpoint=Files.CHECKPOINT, encoder=Files.ENCODER,
                      encoder_genes=Files.ENCODER_GENES, cluster=Files.CLUSTER, annotator=Files.ANNOTATOR)
         if name in names: return self.root / names[name]
@@ -278,6 +279,8 @@ def run_pipeline(
     from cellvae.cluster import cluster_adata, export_cluster_model, fit_clusters, noise_summary
     from cellvae.encode import encode_adata
     from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, leiden_clusters
+    from cellvae.explain import explain_adata, write_features
+    from cellvae.report import write_report
     from cellvae.viz import run_figures, umap_embedding
     t0, record = time.perf_counter(), RunRecord(run)
     if adata is None:
@@ -313,6 +316,11 @@ def run_pipeline(
         run_figures(adata, metrics["train"]["history"], metrics, run.figures, labels_key=labels_key or Keys.CELL_TYPE,
                     cluster_key=Keys.CLUSTER, batch_key=batch_key, formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi,
                     asset_dir=cfg.paths.asset_images_dir)
+    with record.stage("explain"):
+        e = cfg.explain
+        features, markers = explain_adata(adata, labels_key=labels_key, cluster_key=Keys.CLUSTER, top=e.top_genes, n_markers=e.n_markers,
+                                          loadings=model.get_loadings() if cfg.model.decoder == "linear" else None, batch_size=e.batch_size)
+        write_features(features, markers, run.root)
     with record.stage("write_adata"):
         if cfg.artifacts.write_adata:
             adata.uns[Keys.UNS] = {**adata.uns.get(Keys.UNS, {}), "params": {"labels_key": labels_key, "batch_key": batch_key,
@@ -321,9 +329,13 @@ def run_pipeline(
             write_h5ad(adata, run.adata, compression=comp)
     metrics["timings"]["total"] = round(time.perf_counter() - t0, 3)
     files = dict(encoder=run.encoder, annotator=run.annotator if labels_key else None, cluster=run.cluster, encodings=run.encodings,
-                 cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures)
+                 cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures, features=run.features, markers=run.markers,
+                 report=run.report if cfg.artifacts.report else None)
     metrics["files"] = {k: str(v) for k, v in files.items() if v is not None}
     record.save("complete")
+    if cfg.artifacts.report:
+        with record.stage("report"): write_report(run.root)
+        record.save("complete")
     return metrics
 
 def _held_out_score(model, adata) -> dict:
@@ -338,6 +350,9 @@ def _read_run_adata(run: RunPaths) -> ad.AnnData:
     if not run.root.is_dir(): raise InputError(f"{run.root}: not a run folder; pass the folder a cellvae run wrote.")
     if not run.adata.exists():
         m = json.loads(run.metrics.read_text()) if run.metrics.exists() else {}
+        if m.get("status") == "complete":
+            raise InputError(f"{run.adata}: missing; this run kept no AnnData (`cellvae train` writes none, nor does "
+                             "`artifacts.write_adata: false`): run the pipeline for a run that has one.")
         why = (f"the run {m['status']} in its {m.get('failed_stage')} stage" if m.get("status") in ("failed", "interrupted")
                else "the run did not finish")
         raise InputError(f"{run.adata}: missing; {why} (continue it with `resume=True`, or run the pipeline again).")
@@ -399,3 +414,28 @@ def viz_run(run: RunPaths, cfg: Config) -> dict:
     return run_figures(a, metrics.get("train", {}).get("history", []), metrics, run.figures,
                        labels_key=p.get("labels_key") or Keys.CELL_TYPE, cluster_key=Keys.CLUSTER, batch_key=p.get("batch_key"),
                        formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi, asset_dir=cfg.paths.asset_images_dir)
+
+def _run_loadings(run: RunPaths):
+    "The linear decoder's loadings of a run's model, or None for the default decoder."
+    cfg = yaml.safe_load(run.config.read_text()) if run.config.is_file() else {}
+    if ((cfg or {}).get("model") or {}).get("decoder") != "linear": return None
+    from cellvae.vae import CellVAE
+    return CellVAE.load(run.model_dir).get_loadings()
+
+def report_run(
+    run: RunPaths,                            # a finished run folder
+    cfg: Config,                              # the configuration (explain section)
+    output: str | os.PathLike | None = None,  # the HTML file (default: report.html in the run folder)
+    refresh: bool = False,                    # compute features.json and markers.csv again even if present
+) -> Path:
+    "Write a run's HTML report, first computing its gene programs and markers if the run has none."
+    from cellvae.explain import explain_adata, write_features
+    from cellvae.report import report_path, write_report
+    output = report_path(run.root, output)  # a bad output fails before any work
+    if refresh or not run.features.exists():
+        a, e = _read_run_adata(run), cfg.explain
+        p = a.uns.get(Keys.UNS, {}).get("params", {})
+        features, markers = explain_adata(a, labels_key=p.get("labels_key") or default_labels_key(a, None), cluster_key=Keys.CLUSTER,
+                                          loadings=_run_loadings(run), top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size)
+        write_features(features, markers, run.root)
+    return write_report(run.root, output)

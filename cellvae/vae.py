@@ -59,6 +59,7 @@ class CellVAE:
         dropout: float = defaults().model.dropout,                         # encoder dropout
         norm: str = defaults().model.norm,                                 # batch | layer | none
         likelihood: str = defaults().model.likelihood,                     # zinb (scVI's default) | nb | gaussian
+        decoder: str = defaults().model.decoder,                           # nonlinear (scVI's) | linear (LDVAE's: `get_loadings` gives its gene programs)
         input_transform: str = defaults().model.input_transform,           # encoder input: lognorm (log1p of counts per 10,000) or log1p
         classifier: bool = defaults().model.classifier,                    # semi-supervised: a classifier on the latent learns `labels_key`
         classification_weight: float = defaults().model.classification_weight,  # its cross-entropy's weight in the loss
@@ -82,26 +83,26 @@ class CellVAE:
             raise InputError(f"adata: obs column `{labels_key}` has {len(self.label_categories)} labelled class; the classifier needs at least two.")
         self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, mask_var=mask_var,
                                 hidden_dims=list(hidden_dims), latent_dim=latent_dim, dropout=dropout, norm=norm,
-                                likelihood=likelihood, input_transform=input_transform, classifier=classifier,
+                                likelihood=likelihood, decoder=decoder, input_transform=input_transform, classifier=classifier,
                                 classification_weight=classification_weight, unlabeled_category=unlabeled_category, seed=seed)
         seed_everything(seed)
         self.module = VAE(len(self.genes), n_batches=len(self.batch_categories), hidden_dims=hidden_dims,
                           latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
                           input_transform=input_transform, n_labels=len(self.label_categories) if classifier else 0,
-                          classification_weight=classification_weight)
+                          classification_weight=classification_weight, decoder=decoder)
         self.history: TrainResult | None = None
 
     def __repr__(self):
         p = self.init_params
         return (f"CellVAE({len(self.genes)} genes, latent_dim={p['latent_dim']}, likelihood={p['likelihood']}, "
-                f"batches={len(self.batch_categories)}, trained={self.history is not None})")
+                f"decoder={p['decoder']}, batches={len(self.batch_categories)}, trained={self.history is not None})")
 
     @classmethod
     def from_config(cls, adata: ad.AnnData, cfg, batch_key: str | None = None, labels_key: str | None = None) -> "CellVAE":
         "Build with the model section of a `Config`."
         m = cfg.model
         return cls(adata, Keys.COUNTS, batch_key, labels_key, mask_var=Keys.HVG, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
-                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, input_transform=m.input_transform,
+                   dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, decoder=m.decoder, input_transform=m.input_transform,
                    classifier=m.classifier and labels_key is not None, classification_weight=m.classification_weight,
                    unlabeled_category=cfg.data.unlabeled_category, seed=cfg.seed)
 
@@ -209,6 +210,17 @@ def get_latent_representation(
     "scvi-tools' name for `get_latent`: latent means [cells, latent_dim] as float32."
     return self.get_latent(adata, batch_size, layer)
 
+# %% ../nbs/02a_vae.ipynb #c34c011
+@patch
+def get_loadings(self: CellVAE) -> pd.DataFrame:
+    "The linear decoder's gene programs: each gene's weight (rows, the model's genes) on each latent dimension (columns `z0`, `z1`, ...)."
+    kind = self.module.hparams["decoder"]
+    if kind != "linear":
+        raise InputError(f"get_loadings needs the linear decoder, but this model has model.decoder: {kind}; "
+                         "train it with `decoder='linear'` (config `model.decoder: linear`).")
+    loadings = self.module.decoder.loadings().cpu().numpy()
+    return pd.DataFrame(loadings, index=pd.Index(self.genes, name="gene"), columns=[f"z{i}" for i in range(loadings.shape[1])])
+
 # %% ../nbs/02a_vae.ipynb #c018
 @patch
 def save(self: CellVAE, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -234,7 +246,7 @@ def load(cls: CellVAE, path: str | os.PathLike, adata: ad.AnnData | None = None)
         if not (d / f).is_file(): raise InputError(f"{d}: no {f}; pass a model folder written by CellVAE.save.")
     try: meta = json.loads((d / Files.MODEL_PARAMS).read_text())
     except json.JSONDecodeError: raise InputError(f"{d / Files.MODEL_PARAMS}: not valid JSON; the model folder is damaged.") from None
-    p, genes = dict(meta["init_params"]), list(meta["genes"])
+    p, genes = {"decoder": "nonlinear", **meta["init_params"]}, list(meta["genes"])  # models saved before the linear decoder: nonlinear
     empty = sp.csr_matrix((0, len(genes)), dtype=np.float32)
     stub = ad.AnnData(X=empty, var=pd.DataFrame(index=genes), layers={Keys.COUNTS: empty.copy()})
     obj = cls(stub, **{**p, "layer": Keys.COUNTS, "batch_key": None, "labels_key": None, "mask_var": None},

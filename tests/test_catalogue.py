@@ -242,6 +242,9 @@ CASES = [
     Case("--run-id with /", ["train", "good.h5ad", "-o", "out", "--run-id", "a/b"], ["--run-id a/b:", "plain folder name"]),
     Case("--run-id ..", ["pipeline", "good.h5ad", "-o", "out", "--run-id", ".."], ["--run-id ..:", "plain folder name"]),
     Case("--run-id absolute path", ["train", "good.h5ad", "-o", "out", "--run-id", "/tmp/x"], ["--run-id /tmp/x:", "plain folder name"]),
+    # report
+    Case("report of a missing run folder", ["report", "runs/missing"], ["runs/missing", "not a run folder"]),
+    Case("report output is a directory", ["report", "runs/t", "--output", "adir"], ["adir", "is a directory"]),
     # annotation
     Case("model without an annotator", ["annotate", "nogenes", "good.h5ad"], ["nogenes", "no annotator.onnx here", "--labels-key"]),
     Case("empty query", ["annotate", "runs/t/model", "cells0.h5ad"], ["cells0.h5ad", "0 cells"]),

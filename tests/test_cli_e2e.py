@@ -73,7 +73,7 @@ def test_dry_run_writes_nothing(work):
     assert "nothing written" in r.stderr and not (work / "dry").exists()
 
 
-@pytest.mark.parametrize("cmd", ["pipeline", "train", "encode", "train-clusters", "cluster", "annotate", "eval", "viz", "inspect", "profile"])
+@pytest.mark.parametrize("cmd", ["pipeline", "train", "encode", "train-clusters", "cluster", "annotate", "eval", "viz", "report", "inspect", "profile"])
 def test_every_command_has_help_with_an_example(cmd, tmp_path):
     r = cellvae(cmd, "--help", cwd=tmp_path)
     assert r.returncode == 0 and "Example: cellvae" in r.stdout
@@ -84,7 +84,8 @@ def test_pipeline_run_folder(work):
     assert r.returncode == 0, r.stderr
     run = work / "runs" / "p"
     for f in ("config.used.yaml", "metrics.json", "model/model.pt", "model/encoder.onnx", "model/encoder.genes", "model/annotator.onnx",
-              "model/cluster.onnx", "encodings.npy", "cluster-labels.npy", "adata.h5ad", "figures/umap_labels.png"):
+              "model/cluster.onnx", "encodings.npy", "cluster-labels.npy", "adata.h5ad", "figures/umap_labels.png",
+              "features.json", "markers.csv", "report.html"):
         assert (run / f).exists(), f
     m = json.loads((run / "metrics.json").read_text())
     assert {"train", "annotation", "annotator", "clustering", "timings"} <= set(m)
@@ -96,6 +97,23 @@ def test_pipeline_run_folder(work):
     assert r.returncode == 1 and "--overwrite" in r.stderr
     r = cellvae("eval", run, cwd=work)
     assert r.returncode == 0 and "f1" in r.stdout.lower()
+    f = json.loads((run / "features.json").read_text())
+    assert f["schema"] == "cellvae.features/1" and len(f["dimensions"]) == 6 and f["clusters"]
+    assert {"report", "explain"} <= set(m["timings"]) and m["files"]["report"].endswith("report.html")
+
+
+def test_report_of_a_run(work, tmp_path):
+    "cellvae report on a run without features.json computes them; --output writes elsewhere; the page embeds its figures."
+    r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "rep", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    run = work / "runs" / "rep"
+    for f in ("features.json", "markers.csv", "report.html"): (run / f).unlink()
+    r = cellvae("report", run, "--output", tmp_path / "r.html", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (run / "features.json").exists() and (run / "markers.csv").exists() and not (run / "report.html").exists()
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "Latent dimensions" in html and "z5" in html
+    assert "http://" not in html and "https://" not in html and "Content-Security-Policy" in html
 
 
 def test_pipeline_and_train_with_a_batch_key(work):

@@ -20,7 +20,7 @@ def test_tutorial_runs_and_writes_its_outputs(tmp_path):
                                parameters=dict(data_path=str(data), max_epochs=5, output_dir=str(out)),
                                cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
     for f in ("encoder.onnx", "encoder.genes", "cluster.onnx", "encodings.npy", "tutorial.h5ad", "metrics.json",
-              "figures/umap_cell_type.png"):
+              "figures/umap_cell_type.png", "features.json", "markers.csv"):
         assert (out / f).exists(), f
     m = json.loads((out / "metrics.json").read_text())
     assert {"annotation", "clustering"} <= set(m) and 0 <= m["annotation"]["knn"]["f1_macro"] <= 1
