@@ -136,13 +136,13 @@ def explain_adata(
         scores, genes, how = dimension_correlations(z, adata.X, batch_size=batch_size), adata.var_names, "pearson"
     dims = [{"name": f"z{i}", **tg} for i, tg in enumerate(top_genes(scores, genes, n=top))]
     has = lambda k: k is not None and k in adata.obs
+    act = {key: group_activation(z, adata.obs[key]) for key in (labels_key, cluster_key) if has(key)}
     for key, field in ((labels_key, "cell_types"), (cluster_key, "clusters")):
-        act = group_activation(z, adata.obs[key]) if has(key) else None
-        for i, d in enumerate(dims): d[field] = [] if act is None else _ranked(act[f"z{i}"])
+        for i, d in enumerate(dims): d[field] = _ranked(act[key][f"z{i}"]) if key in act else []
     markers, clusters = pd.DataFrame(columns=MARKER_COLUMNS), []
     if has(cluster_key):
         markers = cluster_markers(adata, cluster_key, n_genes=n_markers)
-        cl, act = adata.obs[cluster_key].astype(str), group_activation(z, adata.obs[cluster_key])
+        cl = adata.obs[cluster_key].astype(str)
         sizes = cl.value_counts()
         for name in sorted(sizes.index, key=lambda c: (not c.lstrip("-").isdigit(), int(c) if c.lstrip("-").isdigit() else 0, c)):
             size = sizes[name]
@@ -153,7 +153,7 @@ def explain_adata(
                              "composition": [{"name": k, "fraction": round(float(v), 4)} for k, v in comp.items() if v > 0],
                              "markers": [{"gene": r.gene, "score": round(float(r.score), 3), "logfoldchange": round(float(r.logfoldchange), 3),
                                           "pval_adj": float(f"{r.pval_adj:.3g}")} for r in m.itertuples()],
-                             "dimensions": _ranked(act.loc[name])})
+                             "dimensions": _ranked(act[cluster_key].loc[name])})
     features = {"schema": SCHEMA, "score": how, "n_cells": int(adata.n_obs), "n_genes": int(len(genes)),
                 "labels_key": labels_key if has(labels_key) else None, "cluster_key": cluster_key if has(cluster_key) else None,
                 "dimensions": dims, "clusters": clusters}
