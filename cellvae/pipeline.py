@@ -30,7 +30,7 @@ from .settings import Config, defaults, load_config, read_profile, find_profile,
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
            'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'run_pipeline',
-           'eval_run', 'eval_encodings', 'viz_run', 'report_run']
+           'eval_run', 'eval_encodings', 'viz_run', 'explain_run_adata', 'report_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -279,7 +279,6 @@ def run_pipeline(
     from cellvae.cluster import cluster_adata, export_cluster_model, fit_clusters, noise_summary
     from cellvae.encode import encode_adata
     from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, leiden_clusters
-    from cellvae.explain import explain_adata, write_features
     from cellvae.report import write_report
     from cellvae.viz import run_figures, umap_embedding
     t0, record = time.perf_counter(), RunRecord(run)
@@ -317,10 +316,7 @@ def run_pipeline(
                     cluster_key=Keys.CLUSTER, batch_key=batch_key, formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi,
                     asset_dir=cfg.paths.asset_images_dir)
     with record.stage("explain"):
-        e = cfg.explain
-        features, markers = explain_adata(adata, labels_key=labels_key, cluster_key=Keys.CLUSTER, top=e.top_genes, n_markers=e.n_markers,
-                                          loadings=model.get_loadings() if cfg.model.decoder == "linear" else None, batch_size=e.batch_size)
-        write_features(features, markers, run.root)
+        explain_run_adata(adata, run, cfg, labels_key, loadings=model.get_loadings() if cfg.model.decoder == "linear" else None)
     with record.stage("write_adata"):
         if cfg.artifacts.write_adata:
             adata.uns[Keys.UNS] = {**adata.uns.get(Keys.UNS, {}), "params": {"labels_key": labels_key, "batch_key": batch_key,
@@ -415,6 +411,20 @@ def viz_run(run: RunPaths, cfg: Config) -> dict:
                        labels_key=p.get("labels_key") or Keys.CELL_TYPE, cluster_key=Keys.CLUSTER, batch_key=p.get("batch_key"),
                        formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi, asset_dir=cfg.paths.asset_images_dir)
 
+def explain_run_adata(
+    adata: ad.AnnData,                     # the run's cells: log-normalised X, the latent and clusters
+    run: RunPaths,                         # the run folder
+    cfg: Config,                           # the configuration (explain section)
+    labels_key: str | None,                # obs column with known cell types
+    loadings: pd.DataFrame | None = None,  # the linear decoder's loadings, if the model has one
+):
+    "Write a run's `features.json` and `markers.csv` with the config's explain settings."
+    from cellvae.explain import explain_adata, write_features
+    e = cfg.explain
+    features, markers = explain_adata(adata, labels_key=labels_key, cluster_key=Keys.CLUSTER, loadings=loadings,
+                                      top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size)
+    return write_features(features, markers, run.root)
+
 def _run_loadings(run: RunPaths):
     "The linear decoder's loadings of a run's model, or None for the default decoder."
     cfg = yaml.safe_load(run.config.read_text()) if run.config.is_file() else {}
@@ -429,13 +439,10 @@ def report_run(
     refresh: bool = False,                    # compute features.json and markers.csv again even if present
 ) -> Path:
     "Write a run's HTML report, first computing its gene programs and markers if the run has none."
-    from cellvae.explain import explain_adata, write_features
     from cellvae.report import report_path, write_report
     output = report_path(run.root, output)  # a bad output fails before any work
     if refresh or not run.features.exists():
-        a, e = _read_run_adata(run), cfg.explain
-        p = a.uns.get(Keys.UNS, {}).get("params", {})
-        features, markers = explain_adata(a, labels_key=p.get("labels_key") or default_labels_key(a, None), cluster_key=Keys.CLUSTER,
-                                          loadings=_run_loadings(run), top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size)
-        write_features(features, markers, run.root)
+        a = _read_run_adata(run)
+        labels_key = a.uns.get(Keys.UNS, {}).get("params", {}).get("labels_key") or default_labels_key(a, None)
+        explain_run_adata(a, run, cfg, labels_key, loadings=_run_loadings(run))
     return write_report(run.root, output)
