@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import os
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,6 +116,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except Exception as e: raise InputError(f"{path}: not a readable cellvae checkpoint ({type(e).__name__}); it may be truncated.") from None
 
 # %% ../nbs/02_train.ipynb #c018
+class _DeferInterrupt:
+    "During training: the first SIGINT or SIGTERM is noted (the epoch finishes and is checkpointed), a second one acts as before."
+    def __init__(self, active: bool): self.active, self.signum, self._old = active and threading.current_thread() is threading.main_thread(), None, {}
+    def __enter__(self):
+        if self.active:
+            for s in (signal.SIGINT, signal.SIGTERM): self._old[s] = signal.signal(s, self._note)
+        return self
+    def _note(self, signum, frame):
+        self.signum = signum
+        self._restore()  # a second interruption stops at once
+        print("Interrupted: finishing this epoch to write its checkpoint (interrupt again to stop now).", file=sys.stderr, flush=True)
+    def _restore(self):
+        for s, h in self._old.items(): signal.signal(s, h)
+        self._old = {}
+    def __exit__(self, *exc): self._restore()
+
 def _progress(enabled: bool, total: int):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -132,13 +151,16 @@ def train_vae(
     threads: int | None = None,       # torch threads (None leaves torch's setting)
     device: str = "cpu",              # cpu or cuda
     autocast: bool = False,           # mixed precision (`Runtime.autocast`: on CUDA with enough memory)
-    checkpoint: str | os.PathLike | None = None,  # write a checkpoint here after every epoch
+    checkpoint: str | os.PathLike | None = None,  # write checkpoints here (see `checkpoint_every`)
+    checkpoint_every: int = defaults().train.checkpoint_every,  # epochs between checkpoints ...
+    checkpoint_seconds: float = defaults().train.checkpoint_seconds,  # ... or seconds, whichever comes first; and at the end
     resume: bool = False,             # continue from `checkpoint` if it exists
     progress: bool = True,            # show a progress bar on stderr
 ) -> TrainResult:
     "Train `module` on `data` with early stopping; return the history. The module keeps the best weights."
     # seeding is the caller's: `seed_everything` before building the module fixes its initial weights too
     if max_epochs < 1: raise InputError(f"`max_epochs` must be at least 1, not {max_epochs}.")
+    if checkpoint_every < 1: raise InputError(f"`checkpoint_every` must be at least 1, not {checkpoint_every}.")
     if threads: torch.set_num_threads(threads)
     module.to(device)
     # eps=0.01 as scVI; fused: one kernel over all parameters on CPU and CUDA (a fifth of the per-tensor loop's time)
@@ -159,7 +181,15 @@ def train_vae(
         res = TrainResult(history=ck["history"], best_epoch=ck["best_epoch"], best_val_loss=ck["best_val_loss"],
                           seconds=ck["seconds"])
     t0 = time.perf_counter() - res.seconds
-    with _progress(progress, max_epochs) as bar:
+    def write(epoch):
+        save_checkpoint(checkpoint, dict(epoch=epoch, module=module.state_dict(), optimizer=opt.state_dict(),
+                                         rng=torch.get_rng_state(), best_state=best_state, bad_epochs=bad,
+                                         best_epoch=res.best_epoch, best_val_loss=res.best_val_loss,
+                                         history=res.history, seconds=res.seconds,
+                                         **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})))
+        return epoch, time.perf_counter()
+    written, last_write = start - 1, time.perf_counter()  # the last checkpointed epoch, and when
+    with _progress(progress, max_epochs) as bar, _DeferInterrupt(checkpoint is not None) as interrupt:
         task = bar.add_task("train", total=max_epochs, completed=start, losses="")
         for epoch in range(start, max_epochs):
             if bad >= patience: break
@@ -189,13 +219,12 @@ def train_vae(
             else:
                 bad += 1
             res.seconds = time.perf_counter() - t0
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, dict(epoch=epoch, module=module.state_dict(), optimizer=opt.state_dict(),
-                                                 rng=torch.get_rng_state(), best_state=best_state, bad_epochs=bad,
-                                                 best_epoch=res.best_epoch, best_val_loss=res.best_val_loss,
-                                                 history=res.history, seconds=res.seconds,
-                                                 **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})))
+            last = epoch == max_epochs - 1 or bad >= patience or interrupt.signum is not None
+            if checkpoint is not None and (last or epoch - written >= checkpoint_every
+                                           or time.perf_counter() - last_write >= checkpoint_seconds):
+                written, last_write = write(epoch)
             bar.update(task, advance=1, losses=f"train {tr[0]:.1f}  val {val['loss']:.1f}")
+            if interrupt.signum is not None: raise KeyboardInterrupt(f"signal {interrupt.signum}")
     res.stopped_early = bad >= patience and res.epochs < max_epochs
     module.load_state_dict(best_state)
     module.eval()

@@ -152,7 +152,9 @@ def train(
     threads: int | None = _T.threads,         # torch threads (None: torch's setting)
     device: str = _T.device,                  # auto (CUDA where torch sees a GPU) | cpu | cuda
     autocast: bool = False,  # mixed precision for the linear layers (see `train_vae`)
-    checkpoint: str | os.PathLike | None = None,  # a checkpoint file written every epoch
+    checkpoint: str | os.PathLike | None = None,  # a checkpoint file (see `train_vae`)
+    checkpoint_every: int = _T.checkpoint_every,  # epochs between checkpoints ...
+    checkpoint_seconds: float = _T.checkpoint_seconds,  # ... or seconds, whichever first; and always at the end
     resume: bool = False,  # continue from `checkpoint`
     progress: bool = True,  # a progress bar on stderr
 ) -> TrainResult:
@@ -166,7 +168,8 @@ def train(
     self.data_info, self.train_idx, self.val_idx = data.dataset_info(), data.train_idx, data.val_idx
     self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
                              patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
-                             device=device, autocast=autocast, checkpoint=checkpoint, resume=resume, progress=progress)
+                             device=device, autocast=autocast, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             checkpoint_seconds=checkpoint_seconds, resume=resume, progress=progress)
     self.module.cpu()
     return self.history
 
@@ -176,6 +179,7 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
     t = cfg.train
     kw = dict(max_epochs=t.max_epochs, batch_size=runtime.batch_size if runtime else t.batch_size, learning_rate=t.learning_rate,
               weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta, kl_warmup_epochs=t.kl_warmup_epochs,
+              checkpoint_every=t.checkpoint_every, checkpoint_seconds=t.checkpoint_seconds,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
               device=runtime.device if runtime else "cpu", autocast=runtime.autocast if runtime else False)
     return self.train(**{**kw, **kwargs})

@@ -386,7 +386,7 @@ def test_cli_disk_full_is_one_line(encode_disk_full):
 
 EPOCHS = 10
 TRAIN_YAML = (f"model:\n  hidden_dims: [32]\n  latent_dim: 4\ntrain:\n  max_epochs: {EPOCHS}\n  patience: 1000\n"
-              "  batch_size: 8\n  kl_warmup_epochs: 3\n  threads: 1\ndata:\n  n_top_genes: 50\n")
+              "  batch_size: 8\n  kl_warmup_epochs: 3\n  threads: 1\n  checkpoint_every: 3\ndata:\n  n_top_genes: 50\n")
 
 
 @pytest.fixture(scope="module")
@@ -436,7 +436,8 @@ def test_resume_after_max_epochs(train_work):
 
 @pytest.mark.integration
 def test_resume_after_sigterm(train_work):
-    "Killed (SIGTERM) just after its first checkpoint, then resumed: the same weights and losses as one uninterrupted run."
+    """Killed (SIGTERM) after its first checkpoint (epoch 2 of 10, every 3 epochs): the running epoch finishes and is
+    checkpointed, then the command stops; resumed, it reaches the same weights and losses as one uninterrupted run."""
     import torch
     d = train_work
     run = d / "runs" / "killed"
@@ -446,8 +447,10 @@ def test_resume_after_sigterm(train_work):
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=60) == 130, err.read_text()
     assert "Interrupted" in err.read_text() and "Traceback" not in err.read_text()
+    assert "finishing this epoch to write its checkpoint" in err.read_text()
     ck = torch.load(run / "model" / "checkpoint.pt", weights_only=True)
-    assert ck["epoch"] < EPOCHS - 1, "the kill came after training had finished"
+    assert 2 <= ck["epoch"] < EPOCHS - 1, "the kill came after training had finished"
+    assert len(ck["history"]) == ck["epoch"] + 1
     assert not (run / "model" / "model.pt").exists() and hidden_files(run) == []
     r = cellvae("train", "train.h5ad", "--config", "small.yaml", "-o", "runs", "--resume", run, "-q", cwd=d)
     assert r.returncode == 0, r.stderr
