@@ -1,20 +1,19 @@
-"""Encoding speed and memory: cellvae's ONNX encode path vs torch eager on the same batches.
+"""Encoding speed and memory: the float ONNX encoder, the int8 one (`encode.quantize: dynamic`) and torch eager.
 
-Not a test: it prints figures. Each measurement runs in a fresh subprocess so that peak RSS is its own
-(reported as the increase over the interpreter's baseline after imports). Both paths stream the same batches
-through the same reader and gene mapping, so "loop s" differs only by the model call; "open s" is opening the
-model (an onnxruntime session, or loading the torch weights). The ONNX run then calls `cellvae.encode.encode`
-too and checks that it gives the same encodings.
+Not a test: it prints figures. It trains the default model on pbmc3k (or, without ../shared, on synthetic counts),
+exports `encoder.onnx`, and writes `encoder.int8.onnx` through `quantize_encoder`, whose check it prints (max and mean
+abs difference of the latents, kNN F1-macro of both on the training cells). Then:
 
-Measured on 100,000 cells at batch size 1,024: onnxruntime's calls are faster than torch's (in one process,
-0.96 s against 1.16 s for the model calls), but in its own process the ONNX loop's reading and gene mapping run
-slower (about 3.7 s against 3.1 s for the whole loop). The difference is in how glibc allocates the large
-per-batch buffers in that process: with `MALLOC_MMAP_THRESHOLD_=67108864` in the environment (large buffers
-then come from the heap rather than fresh mappings) the two loops take the same time (3.13 s against 3.11 s).
-Run from the repository root:
+1. **The model call alone**, in this process: one batch of real cells (model genes, raw counts), the median of 30
+   calls, at 1 and 2 threads, for the float ONNX, int8 ONNX and torch eager encoders.
+2. **The whole streamed loop**, each in a fresh subprocess so that peak RSS is its own: reading the `.h5ad` in
+   batches, mapping genes, encoding, as `cellvae encode` does, on pbmc3k and on a realistic synthetic sample
+   (`synthetic.realistic_counts`, ~7% non-zero), at batch sizes 32 and 1,024, one thread.
 
-    python benchmarks/encode_speed.py                  # pbmc3k (if present) and a 100,000-cell synthetic .h5ad
-    python benchmarks/encode_speed.py --cells 20000    # a smaller synthetic file
+Run from the repository root (about 3 minutes):
+
+    python benchmarks/encode_speed.py
+    python benchmarks/encode_speed.py --cells 20000 --batch-sizes 1024
 """
 import argparse
 import json
@@ -22,10 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
+sys.path.insert(0, str(Path(__file__).parent))
 
 CHILD = r'''
 import json, sys, time, warnings
@@ -43,26 +46,22 @@ def _sample():  # the high-water mark of ru_maxrss may come from the imports; sa
 base = proc.memory_info().rss
 sampler = threading.Thread(target=_sample, daemon=True); sampler.start()
 t0 = time.perf_counter()
-if mode == "onnx":  # what `cellvae encode` runs: open the encoder, stream the batches through onnxruntime
+if mode in ("onnx", "int8"):  # what `cellvae encode` runs
     model = open_encoder(enc_path, threads=1)
-    model_genes, latent, call = model.genes, model.latent_dim, model
+    t1 = time.perf_counter()
+    z = encode(model, sample, batch_size=bs, quiet=True)
 else:  # the same streamed batches through the torch encoder
     from cellvae.vae import CellVAE
     vae = CellVAE.load(vae_dir)
     vae.module.eval()
-    model_genes, latent = vae.genes, vae.module.latent_dim
-    call = lambda x: vae.module.encoder(torch.from_numpy(x))[0].numpy()
-t1 = time.perf_counter()
-with SampleReader(sample) as r, torch.no_grad():
-    gm = gene_map(model_genes, r.genes)
-    z = np.empty((r.n_cells, latent), np.float32)
-    for s in range(0, r.n_cells, bs):
-        e = min(s + bs, r.n_cells)
-        z[s:e] = call(gm.apply(r.rows(s, e)))
+    t1 = time.perf_counter()
+    with SampleReader(sample) as r, torch.no_grad():
+        gm = gene_map(vae.genes, r.genes)
+        z = np.empty((r.n_cells, vae.module.latent_dim), np.float32)
+        for s in range(0, r.n_cells, bs):
+            e = min(s + bs, r.n_cells)
+            z[s:e] = vae.module.encoder(torch.from_numpy(gm.apply(r.rows(s, e))))[0].numpy()
 t2 = time.perf_counter()
-if mode == "onnx":  # and the library call itself, for the record
-    z2 = encode(model, sample, batch_size=bs, quiet=True)
-    assert np.array_equal(z, z2)
 done.set(); sampler.join()
 peak = max(peak_now[0], proc.memory_info().rss)
 print(json.dumps(dict(cells=len(z), open_seconds=t1 - t0, loop_seconds=t2 - t1, rss_over_baseline_mb=(peak - base) / 2**20,
@@ -76,38 +75,87 @@ def run(mode, enc, sample, bs, vae_dir):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def model_calls(enc, int8, vae, x, reps=30):
+    "cells/s of the model call alone on batch `x`, median of `reps`, at 1 and 2 threads."
+    import torch
+    from cellvae.core import open_onnx
+    rows = []
+    for threads in (1, 2):
+        calls = {}
+        for name, path in (("float ONNX", enc), ("int8 ONNX", int8)):
+            sess = open_onnx(path, "encoder.onnx", ["counts"], ["latent"], threads)
+            calls[name] = lambda s=sess: s.run(None, {"counts": x})
+        torch.set_num_threads(threads)
+        xt = torch.from_numpy(x)
+        def eager():
+            with torch.no_grad(): return vae.module.encoder(xt)[0]
+        calls["torch eager"] = eager
+        for name, call in calls.items():
+            call(); call()
+            ts = []
+            for _ in range(reps):
+                t = time.perf_counter(); call(); ts.append(time.perf_counter() - t)
+            rows.append((threads, name, float(np.median(ts))))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=100_000, help="cells in the synthetic sample")
     ap.add_argument("--batch-sizes", default="32,1024")
     args = ap.parse_args()
-    import warnings
     warnings.simplefilter("ignore")
+    import torch
     from cellvae.data import preprocess, read_counts, synthetic_counts
+    from cellvae.encode import quantize_encoder
+    from cellvae.settings import load_config
     from cellvae.vae import CellVAE
+    from synthetic import density, realistic_counts
+    torch.set_num_threads(2)
     tmp = Path(tempfile.mkdtemp())
     samples = []
     if PBMC3K.exists():
-        train = preprocess(read_counts(PBMC3K), n_top_genes=2000, subset=True, copy=True)
+        adata = read_counts(PBMC3K)
         samples.append(("pbmc3k", PBMC3K))
     else:
-        train = preprocess(synthetic_counts(n_cells=3000, n_genes=5000, seed=0), n_top_genes=2000, subset=True, copy=True)
-    model = CellVAE(train)  # untrained weights encode at the same speed as trained ones
+        adata = synthetic_counts(n_cells=3000, n_genes=5000, seed=0)
+    preprocess(adata)
+    cfg = load_config(env={}, profile=False)
+    model = CellVAE.from_config(adata, cfg, labels_key="cell_type")
+    t = time.perf_counter()
+    model.train_from_config(cfg, progress=False)
+    print(f"trained the default model on {adata.n_obs:,} cells in {time.perf_counter() - t:.0f} s")
     model.save(tmp / "model")
     enc = model.export_encoder(tmp / "encoder.onnx")
-    syn = synthetic_counts(n_cells=args.cells, n_genes=train.n_vars, n_types=10, seed=1)
-    syn.var_names = list(train.var_names)
-    t = time.perf_counter()
+    counts = model.model_counts(adata)
+    check = quantize_encoder(enc, counts, adata.obs["cell_type"].to_numpy(), max_cells=adata.n_obs)
+    int8 = Path(check["path"])
+    print(f"int8 encoder: {check['mb_int8']:.2f} MB (float {check['mb_float']:.2f} MB); on {check['n_cells']:,} cells "
+          f"latent max abs diff {check['max_abs_diff']:.4f}, mean {check['mean_abs_diff']:.4f}; kNN F1-macro "
+          f"{check['knn_f1_float']:.4f} float, {check['knn_f1_int8']:.4f} int8 (change {-check['f1_drop']:+.4f}); "
+          f"{check['neighbour_agreement']:.1%} of 15 nearest neighbours the same")
+
+    print("\nthe model call alone (median of 30), batch 1,024 real cells")
+    x = np.ascontiguousarray(counts[:1024].toarray() if hasattr(counts, "toarray") else counts[:1024], dtype=np.float32)
+    rows = model_calls(enc, int8, model, x)
+    print(f"{'threads':>7} {'model':<12} {'ms':>7} {'cells/s':>10} {'vs float ONNX':>14} {'vs torch':>9}")
+    for threads, name, sec in rows:
+        ref = {n: s for t, n, s in rows if t == threads}
+        print(f"{threads:>7} {name:<12} {1e3 * sec:>7.2f} {1024 / sec:>10,.0f} {ref['float ONNX'] / sec:>13.2f}x "
+              f"{ref['torch eager'] / sec:>8.2f}x")
+
+    syn = realistic_counts(args.cells, n_genes=len(model.genes), seed=1)
+    syn.var_names = list(model.genes)
     syn.write_h5ad(tmp / "synthetic.h5ad")
-    print(f"wrote a {args.cells:,}-cell synthetic .h5ad in {time.perf_counter() - t:.1f} s")
-    samples.append((f"synthetic {args.cells:,}", tmp / "synthetic.h5ad"))
-    print(f"{'sample':<20} {'batch':>6} {'path':>6} {'open s':>7} {'loop s':>7} {'cells/s':>10} {'RSS over baseline MB':>21} {'peak RSS MB':>12}")
+    samples.append((f"synthetic {args.cells:,} ({density(syn):.1%} non-zero)", tmp / "synthetic.h5ad"))
+    print(f"\nthe whole streamed loop (one thread, fresh process each)")
+    print(f"{'sample':<36} {'batch':>6} {'model':>6} {'open s':>7} {'loop s':>7} {'cells/s':>10} {'RSS over baseline MB':>21} {'peak RSS MB':>12}")
     for name, path in samples:
         for bs in map(int, args.batch_sizes.split(",")):
-            for mode in ("onnx", "torch"):
-                r = run(mode, enc, path, bs, tmp / "model")
-                print(f"{name:<20} {bs:>6} {mode:>6} {r['open_seconds']:>7.2f} {r['loop_seconds']:>7.2f} {r['cells'] / r['loop_seconds']:>10,.0f} "
-                      f"{r['rss_over_baseline_mb']:>21.0f} {r['peak_rss_mb']:>12.0f}")
+            for mode, path_ in (("onnx", enc), ("int8", int8), ("torch", enc)):
+                r = run(mode, path_, path, bs, tmp / "model")
+                print(f"{name:<36} {bs:>6} {mode:>6} {r['open_seconds']:>7.2f} {r['loop_seconds']:>7.2f} "
+                      f"{r['cells'] / r['loop_seconds']:>10,.0f} {r['rss_over_baseline_mb']:>21.0f} {r['peak_rss_mb']:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ Docs: https://cellvae.github.io/cellvae/encode.html.md"""
 # %% ../nbs/03_encode.ipynb #c002
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +22,14 @@ import h5py
 import numpy as np
 import scipy.sparse as sp
 
-from .core import Files, InputError, Keys, genes_checksum, open_onnx, save_npy
+from .core import Files, InputError, Keys, atomic_path, genes_checksum, open_onnx, save_npy
 from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_hint, gene_map, genes_path,
                           h5ad_errors, looks_like_counts, read_genes)
 from .settings import defaults
 
 # %% auto #0
 __all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'Mapped', 'map_cells', 'encode', 'encodings_path', 'encode_file',
-           'encode_adata']
+           'encode_adata', 'QuantizationRefused', 'int8_path', 'quantize_encoder']
 
 # %% ../nbs/03_encode.ipynb #c006
 @dataclass
@@ -258,3 +260,80 @@ def encode_adata(
     a.obsm[key_added] = encode(encoder, a, layer=layer, quiet=kwargs.pop("quiet", True), **kwargs)
     a.uns.setdefault(Keys.UNS, {})["encode"] = {"encoder": str(encoder), "key_added": key_added}
     return a if copy else None
+
+# %% ../nbs/03_encode.ipynb #c203fd6
+class QuantizationRefused(InputError):
+    "The int8 encoder's latent moved too far from the float one's: nothing was written."
+
+def int8_path(path: str | os.PathLike) -> Path:
+    "`encoder.int8.onnx` for `encoder.onnx`."
+    p = Path(path)
+    return p.with_name(f"{p.stem}.int8{p.suffix}")  # Files.ENCODER_INT8 for Files.ENCODER
+
+def _latent(session, X, batch_size: int = 1024) -> np.ndarray:
+    parts = []
+    for s in range(0, X.shape[0], batch_size):
+        xb = X[s:s + batch_size]
+        xb = xb.toarray() if sp.issparse(xb) else np.asarray(xb)
+        parts.append(session.run(None, {"counts": np.ascontiguousarray(xb, dtype=np.float32)})[0])
+    return np.concatenate(parts)
+
+def quantize_encoder(
+    path: str | os.PathLike,             # the float `encoder.onnx` (its `.genes` file beside it)
+    counts,                              # raw counts [cells, model genes], in the model's gene order, dense or sparse
+    labels=None,                         # those cells' types: then kNN F1-macro is the check
+    *,
+    out: str | os.PathLike | None = None,  # default: `encoder.int8.onnx` beside `path`
+    max_f1_drop: float = 0.005,          # with labels: the largest fall in kNN F1-macro allowed
+    min_neighbour_agreement: float = 0.8,  # without labels: the share of 15 nearest neighbours that must stay
+    max_cells: int = 5000,               # cells the check uses (a seeded sample)
+    seed: int = 0,                       # the sample's seed
+) -> dict:
+    "Write an int8 copy of an ONNX encoder if its latent stays close to the float one's; return the check."
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from sklearn.neighbors import NearestNeighbors
+    path = Path(path)
+    out = int8_path(path) if out is None else Path(out)
+    enc = open_encoder(path)
+    if counts.shape[1] != enc.n_genes:
+        raise InputError(f"counts have {counts.shape[1]:,} genes but {path} takes {enc.n_genes:,}; pass them in the model's gene order.")
+    n = counts.shape[0]
+    if n < 20: raise InputError(f"{n} cells are too few to check an int8 encoder; pass at least 20.")
+    rows = np.sort(np.random.default_rng(seed).choice(n, max_cells, replace=False)) if n > max_cells else np.arange(n)
+    X = counts[rows]
+    y = None if labels is None else np.asarray(labels)[rows]
+    with atomic_path(out) as tmp:
+        root = logging.getLogger()  # onnxruntime advises shape-inference pre-processing on the root logger: not needed for an MLP
+        level = root.level; root.setLevel(logging.ERROR)
+        try: quantize_dynamic(path, tmp, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Gemm"])
+        finally: root.setLevel(level)
+        proto = onnx.load(tmp)
+        props = {p.key: p.value for p in proto.metadata_props} | {"quantization": "dynamic int8, per channel (MatMul/Gemm)"}
+        onnx.helper.set_model_props(proto, props)
+        onnx.save_model(proto, tmp)
+        zf, zq = _latent(enc.session, X), _latent(open_onnx(tmp, Files.ENCODER, ["counts"], ["latent"]), X)
+        k = min(15, len(rows) - 1)
+        nf = NearestNeighbors(n_neighbors=k + 1).fit(zf).kneighbors(zf, return_distance=False)[:, 1:]
+        nq = NearestNeighbors(n_neighbors=k + 1).fit(zq).kneighbors(zq, return_distance=False)[:, 1:]
+        check = dict(path=str(out), n_cells=len(rows), max_abs_diff=float(np.abs(zq - zf).max()),
+                     mean_abs_diff=float(np.abs(zq - zf).mean()),
+                     neighbour_agreement=float(np.mean([len(set(a) & set(b)) / k for a, b in zip(nf, nq)])),
+                     mb_float=path.stat().st_size / 1e6, mb_int8=tmp.stat().st_size / 1e6)
+        if y is not None:
+            from cellvae.eval import annotation_scores
+            f1 = lambda z: annotation_scores(z, y, method="knn", k=15, cv=5, seed=seed)["f1_macro"]
+            check.update(knn_f1_float=f1(zf), knn_f1_int8=f1(zq))
+            check["f1_drop"] = check["knn_f1_float"] - check["knn_f1_int8"]
+            if check["f1_drop"] > max_f1_drop:
+                raise QuantizationRefused(
+                    f"{out.name} not written: on {len(rows):,} cells its kNN F1-macro is {check['knn_f1_int8']:.3f} against "
+                    f"{check['knn_f1_float']:.3f} for {path.name}, a fall of {check['f1_drop']:.3f} (at most {max_f1_drop} "
+                    "is allowed); use the float encoder.")
+        elif check["neighbour_agreement"] < min_neighbour_agreement:
+            raise QuantizationRefused(
+                f"{out.name} not written: on {len(rows):,} cells only {check['neighbour_agreement']:.0%} of each cell's {k} "
+                f"nearest neighbours stay the same with it (at least {min_neighbour_agreement:.0%} is needed); use the float encoder.")
+        with atomic_path(genes_path(out)) as tmp_genes:
+            shutil.copyfile(genes_path(path), tmp_genes)
+    return check

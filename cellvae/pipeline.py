@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +30,8 @@ from .settings import Config, defaults, load_config, read_profile, find_profile,
 
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
-           'train_run', 'load_encodings', 'cluster_output_paths', 'train_clusters_file', 'cluster_file', 'run_pipeline',
-           'eval_run', 'eval_encodings', 'viz_run', 'explain_run_adata', 'report_run']
+           'train_run', 'quantize_run_encoder', 'load_encodings', 'cluster_output_paths', 'train_clusters_file',
+           'cluster_file', 'run_pipeline', 'eval_run', 'eval_encodings', 'viz_run', 'explain_run_adata', 'report_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -186,6 +187,9 @@ def train_run(
             a = cfg.annotate
             record.metrics["annotator"] = model.export_annotator(run.annotator, neighbors=a.neighbors, max_reference=a.max_reference,
                                                                  distance_quantile=a.distance_quantile, min_confidence=a.min_confidence)
+    if cfg.encode.quantize == "dynamic":
+        with record.stage("quantize_encoder"):
+            record.metrics["encoder_int8"] = quantize_run_encoder(model, adata, run, cfg, labels_key)
     record.metrics.update({"cellvae_version": cellvae.__version__,
         "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA, "labels_key": labels_key, "batch_key": batch_key},
         "train": hist.to_dict(timings=False),  # clock times go under "timings", so the rest of metrics.json is reproducible
@@ -193,6 +197,22 @@ def train_run(
     record.metrics["timings"]["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
     record.save("complete")
     return model, adata, record
+
+# %% ../nbs/06a_pipeline.ipynb #c3ff8ad
+def quantize_run_encoder(model, adata: ad.AnnData, run: RunPaths, cfg: Config, labels_key: str | None) -> dict:
+    "Write the run's `encoder.int8.onnx` if it passes `quantize_encoder`'s check; return the check, or why it was refused."
+    from cellvae.encode import QuantizationRefused, quantize_encoder
+    counts, labels = model.model_counts(adata), None
+    if labels_key is not None:
+        y = adata.obs[labels_key]
+        keep = (y.notna() & (y.astype(str) != cfg.data.unlabeled_category)).to_numpy()
+        counts, labels = counts[keep], y[keep].astype(str).to_numpy()
+    try:
+        return {"written": True, **quantize_encoder(run.encoder, counts, labels, max_f1_drop=cfg.encode.quantize_max_f1_drop,
+                                                     seed=cfg.seed)}
+    except QuantizationRefused as e:
+        warnings.warn(str(e))
+        return {"written": False, "reason": str(e)}
 
 # %% ../nbs/06a_pipeline.ipynb #c016
 def _read_npy(p: Path, what: str) -> np.ndarray:
@@ -324,7 +344,9 @@ def run_pipeline(
             comp = None if cfg.artifacts.compression == "none" else cfg.artifacts.compression
             write_h5ad(adata, run.adata, compression=comp)
     metrics["timings"]["total"] = round(time.perf_counter() - t0, 3)
-    files = dict(encoder=run.encoder, annotator=run.annotator if labels_key else None, cluster=run.cluster, encodings=run.encodings,
+    int8 = metrics.get("encoder_int8", {}).get("written")
+    files = dict(encoder=run.encoder, encoder_int8=run.encoder.with_name(Files.ENCODER_INT8) if int8 else None,
+                 annotator=run.annotator if labels_key else None, cluster=run.cluster, encodings=run.encodings,
                  cluster_labels=run.cluster_labels, adata=run.adata, figures=run.figures, features=run.features, markers=run.markers,
                  report=run.report if cfg.artifacts.report else None)
     metrics["files"] = {k: str(v) for k, v in files.items() if v is not None}

@@ -93,6 +93,8 @@ class EncodeConfig:
     "Running the ONNX encoder."
     batch_size: int = _ge(1)
     threads: Optional[int] = _ge(1)
+    quantize: Literal["none", "dynamic"]
+    quantize_max_f1_drop: float = _ge(0)
 
 @dataclass(kw_only=True)
 class ClusterConfig:

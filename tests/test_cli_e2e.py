@@ -153,3 +153,21 @@ def test_run_adata_keeps_every_gene(work):
     model_genes = (run / "model" / "encoder.genes").read_text().split()
     assert model_genes == list(a.var_names[a.var["highly_variable"]])
     assert list(a.obs["cellvae_cluster"].cat.categories) == sorted(a.obs["cellvae_cluster"].cat.categories, key=int)
+
+
+def test_train_quantize_writes_a_checked_int8_encoder(work):
+    """`--quantize`: encoder.int8.onnx and its gene list beside the float encoder, its check in metrics.json, and
+    `cellvae encode` runs it to encodings close to the float encoder's."""
+    d = work
+    r = cellvae("train", "train.h5ad", "--config", "small.yaml", "-o", "runs", "--run-id", "q", "--labels-key", "cell_type",
+                "--quantize", "--quiet", cwd=d)
+    assert r.returncode == 0, r.stderr
+    model = d / "runs" / "q" / "model"
+    check = json.loads((d / "runs" / "q" / "metrics.json").read_text())["encoder_int8"]
+    assert check["written"] and check["f1_drop"] <= 0.005 and check["mb_int8"] < check["mb_float"], check
+    assert (model / "encoder.int8.genes").read_text() == (model / "encoder.genes").read_text()
+    for name in ("encoder.onnx", "encoder.int8.onnx"):
+        r = cellvae("encode", model / name, "train.h5ad", "--output", f"{name}.npy", "--quiet", cwd=d)
+        assert r.returncode == 0, r.stderr
+    zf, zq = np.load(d / "encoder.onnx.npy"), np.load(d / "encoder.int8.onnx.npy")
+    assert zf.shape == zq.shape and np.abs(zf - zq).max() < 0.2
