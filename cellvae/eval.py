@@ -29,8 +29,8 @@ from .data import obs_column
 # %% auto #0
 __all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'label_strings', 'check_labels', 'check_matrix',
            'annotation_scores', 'representation', 'score_representation', 'transfer_labels', 'transfer_labels_adata',
-           'label_metrics', 'cluster_agreement', 'leiden_clusters', 'batch_mixing', 'reconstruction_score',
-           'evaluation_metrics', 'metrics_table']
+           'label_metrics', 'cluster_agreement', 'umap_connectivities', 'neighbor_graph', 'leiden_clusters',
+           'batch_mixing', 'reconstruction_score', 'evaluation_metrics', 'metrics_table']
 
 # %% ../nbs/05_eval.ipynb #c006
 def _natural_key(s: str):
@@ -269,6 +269,56 @@ def cluster_agreement(
                 ari=score(adjusted_rand_score, np.ones(len(y), bool)), nmi=score(normalized_mutual_info_score, np.ones(len(y), bool)),
                 ari_clustered=score(adjusted_rand_score, kept), nmi_clustered=score(normalized_mutual_info_score, kept))
 
+# %% ../nbs/05_eval.ipynb #c9c2e14
+def umap_connectivities(
+    knn_indices: np.ndarray,   # [cells, k] neighbour indices, each cell first
+    knn_dists: np.ndarray,     # [cells, k] their distances, ascending
+    n_iter: int = 64,          # binary-search steps for sigma
+) -> sp.csr_matrix:
+    "umap's fuzzy simplicial set (scanpy's `connectivities`) of a kNN graph, local connectivity 1, in numpy."
+    d = np.asarray(knn_dists, np.float32)
+    n, k = d.shape
+    target, tol = np.log2(k), 1e-5
+    nz = d > 0
+    rho = np.where(nz.any(1), d[np.arange(n), np.argmax(nz, 1)], 0).astype(np.float32)  # the nearest non-zero distance
+    D = (d[:, 1:] - rho[:, None]).astype(np.float64)
+    lo, hi, mid = np.zeros(n), np.full(n, np.inf), np.ones(n)
+    todo = np.ones(n, bool)
+    for _ in range(n_iter):
+        psum = np.where(D[todo] > 0, np.exp(-np.maximum(D[todo], 0) / mid[todo, None]), 1.0).sum(1)
+        idx = np.flatnonzero(todo)
+        done = np.abs(psum - target) < tol
+        up, down = idx[~done & (psum > target)], idx[~done & (psum <= target)]
+        hi[up] = mid[up]; mid[up] = (lo[up] + hi[up]) / 2
+        lo[down] = mid[down]
+        mid[down] = np.where(np.isinf(hi[down]), mid[down] * 2, (lo[down] + hi[down]) / 2)
+        todo[idx[done]] = False
+        if not todo.any(): break
+    sigma = mid.astype(np.float32)
+    floor = np.float32(1e-3) * np.where(rho > 0, d.mean(1), d.mean()).astype(np.float32)
+    sigma = np.maximum(sigma, floor)
+    ix = np.asarray(knn_indices)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.exp(-((d - rho[:, None]) / sigma[:, None])).astype(np.float32)
+    w[(d - rho[:, None] <= 0) | (sigma[:, None] == 0)] = 1.0
+    w[ix == np.arange(n)[:, None]] = 0.0  # no self edges
+    A = sp.coo_matrix((w.ravel(), (np.repeat(np.arange(n), k), ix.ravel())), shape=(n, n)).tocsr()
+    A.eliminate_zeros()
+    G = A + A.T - A.multiply(A.T)
+    G.eliminate_zeros()
+    return G.tocsr()
+
+def neighbor_graph(
+    X,                        # cells x dimensions representation
+    n_neighbors: int = 15,    # neighbours, the cell itself included (as scanpy counts them)
+) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    "Exact k nearest neighbours (indices, distances) and their umap connectivities."
+    from sklearn.neighbors import NearestNeighbors
+    X = check_matrix(X)
+    k = int(min(n_neighbors, len(X)))
+    dists, idx = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(X)
+    return idx, dists.astype(np.float32), umap_connectivities(idx, dists)
+
 # %% ../nbs/05_eval.ipynb #c030
 def leiden_clusters(
     X,                         # cells x dimensions representation
@@ -281,9 +331,9 @@ def leiden_clusters(
     import scanpy as sc
     X = check_matrix(X)
     if len(X) < 3: raise InputError(f"X: {len(X)} cells; Leiden clustering needs at least 3.")
-    a = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(len(X))]), obsm={"X_rep": X.astype(np.float32)})
-    sc.pp.neighbors(a, n_neighbors=min(n_neighbors, len(X) - 1), use_rep="X_rep", random_state=seed)
-    sc.tl.leiden(a, resolution=resolution, random_state=seed, flavor="igraph", n_iterations=2, directed=False)
+    a = ad.AnnData(obs=pd.DataFrame(index=[str(i) for i in range(len(X))]))
+    conn = neighbor_graph(X, n_neighbors=min(n_neighbors, len(X) - 1))[2]
+    sc.tl.leiden(a, adjacency=conn, resolution=resolution, random_state=seed, flavor="igraph", n_iterations=2, directed=False)
     return a.obs["leiden"].astype(int).to_numpy()
 
 # %% ../nbs/05_eval.ipynb #cdef358
