@@ -37,7 +37,7 @@ def blob_cases(draw):
 
 def tied(train, test, k, chunk=512):
     "Queries whose k+1 nearest training points include two at exactly the same distance (their order is arbitrary)."
-    out = np.zeros(len(test), bool)
+    out, k = np.zeros(len(test), bool), min(k, len(train) - 1)  # no more neighbours than training points
     for s in range(0, len(test), chunk):  # chunks of queries: memory stays chunk x training points
         q = test[s:s + chunk]
         acc = np.zeros((len(q), len(train)))
