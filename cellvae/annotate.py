@@ -82,6 +82,7 @@ def annotate(
     max_distance: float | None = None,    # cells farther from the reference are Unknown (default: the annotator's)
     threads: int | None = None,           # onnxruntime threads
     batch_size: int = defaults().annotate.batch_size,  # cells per onnxruntime call
+    mapper=map_cells,                     # runs the model over the cells: `map_cells`, or an engine's (see `cellvae.encode.encode`)
     **kwargs,                             # `genes`, `layer`, `num_samples`, `min_overlap`, `max_memory_gb`, `quiet`: see `map_cells`
 ) -> Annotation:
     "Label every cell of `sample` with a reference's annotator (`Unknown` past its thresholds)."
@@ -90,8 +91,8 @@ def annotate(
         if v is not None and not (0 <= v if name == "max_distance" else 0 <= v <= 1):
             raise InputError(f"`{name}` must be {'at least 0' if name == 'max_distance' else 'between 0 and 1'}, not {v}.")
     n_types = len(ann.labels)
-    m = map_cells(ann, ann.genes, sample, model_name=str(ann.path), floats_per_cell=n_types + 3 + int(ann.metadata["latent_dim"]),
-                  batch_size=batch_size, verb="annotating", **kwargs)
+    m = mapper(ann, ann.genes, sample, model_name=str(ann.path), floats_per_cell=n_types + 3 + int(ann.metadata["latent_dim"]),
+               batch_size=batch_size, verb="annotating", **kwargs)
     o = m.outputs
     thresholds = dict(min_confidence=ann.min_confidence if min_confidence is None else min_confidence,
                       max_distance=ann.max_distance if max_distance is None else max_distance)

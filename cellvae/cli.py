@@ -8,6 +8,7 @@ Docs: https://cellvae.github.io/cellvae/cli.html.md"""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
 import typing
@@ -27,9 +28,10 @@ from .settings import SEED_MAX
 
 # %% auto #0
 __all__ = ['err_console', 'ConfigOpt', 'LayerOpt', 'LabelsOpt', 'BatchOpt', 'OutDirOpt', 'RunIdOpt', 'OverwriteOpt', 'EpochsOpt',
-           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'QuantizeOpt', 'SemiOpt', 'UnlabeledOpt', 'ResumeOpt', 'app',
-           'COMMANDS', 'cli_message', 'OneLineUsage', 'profile_cmd', 'inspect_cmd', 'train_cmd', 'encode_cmd',
-           'train_clusters_cmd', 'cluster_cmd', 'annotate_cmd', 'eval_cmd', 'viz_cmd', 'report_cmd', 'pipeline_cmd']
+           'BatchSizeOpt', 'SeedOpt', 'QuietOpt', 'QuantizeOpt', 'SemiOpt', 'UnlabeledOpt', 'ResumeOpt', 'SchedulerOpt',
+           'WorkersOpt', 'app', 'COMMANDS', 'cli_message', 'OneLineUsage', 'profile_cmd', 'inspect_cmd', 'train_cmd',
+           'encode_cmd', 'train_clusters_cmd', 'cluster_cmd', 'annotate_cmd', 'eval_cmd', 'viz_cmd', 'report_cmd',
+           'pipeline_cmd']
 
 # %% ../nbs/07_cli.ipynb #c006
 err_console = Console(stderr=True, highlight=False, force_jupyter=False)
@@ -177,6 +179,8 @@ SemiOpt = Annotated[Optional[bool], typer.Option("--semi-supervised/--unsupervis
 UnlabeledOpt = Annotated[Optional[str], typer.Option("--unlabeled-category", help="The label that means 'not labelled' (default: Unknown; missing values too).", rich_help_panel="Data")]
 
 ResumeOpt = Annotated[Optional[Path], typer.Option("--resume", help="Continue the failed or interrupted run in this folder, with its own config.", rich_help_panel="Training")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Run on this dask.distributed scheduler's cluster (e.g. tcp://host:8786; the files must be readable there at the same paths). Needs the dask extra: pip install 'cellvae\\[dask]'.", rich_help_panel="Dask")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Run on a Dask LocalCluster of this many processes (1 thread each) on this machine. Needs the dask extra: pip install 'cellvae\\[dask]'.", rich_help_panel="Dask")]
 
 def _config(config, **overrides):
     from cellvae.settings import load_config
@@ -201,6 +205,14 @@ def _print_table(title: str, rows: dict):
     err_console.print(t)
 
 # %% ../nbs/07_cli.ipynb #c016
+def _join_processes() -> bool:
+    "Under torchrun, join the process group and wait until every process gets here; whether this process writes the run (rank 0)."
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1: return True
+    from cellvae.train import barrier, init_distributed
+    rank, _ = init_distributed()
+    barrier()
+    return rank == 0
+
 def train_cmd(
     data: Annotated[Path, typer.Argument(help="An .h5ad (or 10x .h5 / matrix folder) of raw counts.")],
     config: ConfigOpt = None, layer: LayerOpt = None, labels_key: LabelsOpt = None, batch_key: BatchOpt = None,
@@ -213,6 +225,7 @@ def train_cmd(
     """Train a model on raw counts; write a run folder with the model, encoder.onnx and metrics.json.
 
     Example: cellvae train pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
+    On N processes (DDP): torchrun --nproc-per-node N -m cellvae train pbmc3k.h5ad --run-id pbmc3k
     """
     from cellvae.pipeline import clear_run, plan, train_run
     overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed,
@@ -224,8 +237,10 @@ def train_cmd(
     info, adata = plan(data, cfg, run, labels_key, batch_key)
     if dry_run:
         _print_table("cellvae train --dry-run: nothing written", info); return
-    if overwrite and not resume: clear_run(run)
+    main = _join_processes()  # under torchrun: every process has checked the run folder before rank 0 writes it
+    if overwrite and not resume and main: clear_run(run)
     _, _, record = train_run(data, cfg, run, info["labels key"], batch_key, adata=adata, resume=bool(resume), progress=not quiet)
+    if not main: return
     metrics = record.metrics
     _print_table("cellvae train", {"epochs": metrics["train"]["epochs"], "best epoch": metrics["train"]["best_epoch"],
                                    "best validation loss": f"{metrics['train']['best_val_loss']:.2f}", "run folder": run.root,
@@ -238,19 +253,25 @@ def encode_cmd(
     encoder: Annotated[Path, typer.Argument(help="The encoder.onnx of a trained model (its encoder.genes beside it).")],
     sample: Annotated[Path, typer.Argument(help="The sample .h5ad to encode.")],
     genes: Annotated[Optional[Path], typer.Option("--genes", help="The sample's .genes file (default: <sample>.genes beside it, else its var_names).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Where to write the encodings (default: <sample>-encodings.npy).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Where to write the encodings (default: <sample>-encodings.npy; with --workers or --scheduler, a name ending in .zarr is a zarr array the workers write).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per onnxruntime call (default: the config's encode.batch_size).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Encode only the first N cells.")] = None,
     layer: LayerOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False,
+    scheduler: SchedulerOpt = None, workers: WorkersOpt = None,
 ):
     """Encode a sample's cells with an exported encoder.onnx; write <sample>-encodings.npy.
 
     Example: cellvae encode runs/pbmc3k/model/encoder.onnx sample.h5ad --genes sample.genes
     """
-    from cellvae.encode import encode_file
     cfg = _config(config, **{"encode.batch_size": batch_size})
-    p = encode_file(encoder, sample, output, genes=genes, layer=layer, batch_size=cfg.encode.batch_size, num_samples=num_samples,
-                    threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap, max_memory_gb=cfg.data.max_memory_gb, quiet=quiet)
+    kw = dict(genes=genes, layer=layer, batch_size=cfg.encode.batch_size, num_samples=num_samples, threads=cfg.encode.threads,
+              min_overlap=cfg.data.min_gene_overlap, max_memory_gb=cfg.data.max_memory_gb, quiet=quiet)
+    if scheduler is None and workers is None:
+        from cellvae.encode import encode_file
+        p = encode_file(encoder, sample, output, **kw)
+    else:
+        from cellvae.distributed import encode_file
+        p = encode_file(encoder, sample, output, scheduler=scheduler, workers=workers, **kw)
     err_console.print(f"Wrote {escape(str(p))}")
 
 # %% ../nbs/07_cli.ipynb #c020
@@ -259,7 +280,7 @@ def train_clusters_cmd(
     cluster_onnx: Annotated[Path, typer.Argument(help="Where to write the clustering model (cluster.onnx).")],
     min_cluster_size: Annotated[Optional[int], typer.Option("--min-cluster-size", min=2, help="HDBSCAN min_cluster_size (default: a rule of the number of cells).")] = None,
     min_samples: Annotated[Optional[int], typer.Option("--min-samples", min=1, help="HDBSCAN min_samples (default: a rule of the number of cells).")] = None,
-    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on the first N cells only.")] = None,
+    num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on a seeded uniform sample of N cells (default: the config's cluster.num_samples, 50,000); every cell is labelled by the model.")] = None,
     selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,
     assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give the cells HDBSCAN calls noise the cluster of their nearest clustered cell (cellvae's rule); off: exactly hdbscan.approximate_predict, noise -1.")] = None,
     config: ConfigOpt = None,
@@ -271,7 +292,7 @@ def train_clusters_cmd(
     from cellvae.pipeline import train_clusters_file
     cfg = _config(config, **{"cluster.min_cluster_size": min_cluster_size, "cluster.min_samples": min_samples,
                              "cluster.selection": selection, "cluster.assign_noise": assign_noise})
-    p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples)
+    p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples, seed=cfg.seed)
     err_console.print(f"Wrote {escape(str(p))}")
 
 def cluster_cmd(
@@ -280,7 +301,7 @@ def cluster_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", help="Labels file (default: <sample>-cluster-labels.npy beside the encodings).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per onnxruntime call (default: the config's cluster.batch_size).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Label only the first N cells.")] = None,
-    config: ConfigOpt = None,
+    config: ConfigOpt = None, scheduler: SchedulerOpt = None, workers: WorkersOpt = None,
 ):
     """Label encodings with cluster.onnx; write <sample>-cluster-labels.npy and -cluster-probabilities.npy.
 
@@ -289,7 +310,7 @@ def cluster_cmd(
     from cellvae.pipeline import cluster_file
     cfg = _config(config, **{"cluster.batch_size": batch_size})
     labels, probs = cluster_file(cluster_onnx, encodings, output, batch_size=cfg.cluster.batch_size, num_samples=num_samples,
-                                 threads=cfg.encode.threads)
+                                 threads=cfg.encode.threads, scheduler=scheduler, workers=workers)
     err_console.print(f"Wrote {escape(str(labels))} and {escape(str(probs))}")
 
 # %% ../nbs/07_cli.ipynb #cec006b
@@ -305,13 +326,17 @@ def annotate_cmd(
     labels_key: Annotated[Optional[str], typer.Option("--labels-key", help="The query's own labels: score the annotation against them.")] = None,
     output_h5ad: Annotated[bool, typer.Option("--output-h5ad", help="Also write the query with obs['cellvae_label'] and obsm['X_cellvae'].")] = False,
     layer: LayerOpt = None, config: ConfigOpt = None, quiet: QuietOpt = False,
+    scheduler: SchedulerOpt = None, workers: WorkersOpt = None,
 ):
     """Label a query's cells with a reference's annotator.onnx (a cell type, or Unknown); write <query>-annotations.csv.
 
     Example: cellvae annotate runs/pbmc3k/model query.h5ad --labels-key cell_type
     """
-    from cellvae.annotate import annotate_file
     cfg = _config(config, **{"annotate.batch_size": batch_size})
+    if scheduler is None and workers is None: from cellvae.annotate import annotate_file
+    else:
+        from cellvae.distributed import annotate_file
+        annotate_file = functools.partial(annotate_file, scheduler=scheduler, workers=workers)
     s = annotate_file(model, query, output=output, labels_key=labels_key, output_h5ad=output_h5ad, genes=genes, layer=layer,
                       batch_size=cfg.annotate.batch_size, num_samples=num_samples, min_confidence=min_confidence,
                       max_distance=max_distance, threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap,
@@ -391,6 +416,9 @@ def pipeline_cmd(
     Example: cellvae pipeline pbmc3k.h5ad --labels-key cell_type --run-id pbmc3k
     """
     from cellvae.pipeline import clear_run, plan, run_pipeline
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise CellvaeError("cellvae pipeline runs in one process; under torchrun, train with `cellvae train`, then "
+                           "encode, cluster and annotate its run (with --workers or --scheduler for Dask).")
     overrides = {"data.layer": layer, "train.max_epochs": max_epochs, "train.batch_size": batch_size, "seed": seed,
                  "model.classifier": semi_supervised, "data.unlabeled_category": unlabeled_category,
                  "encode.quantize": None if quantize is None else ("dynamic" if quantize else "none")}

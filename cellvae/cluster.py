@@ -28,7 +28,7 @@ from anndata import AnnData
 
 # %% auto #0
 __all__ = ['default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_clusters', 'export_cluster_model',
-           'cluster', 'noise_summary', 'cluster_adata']
+           'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
 
 # %% ../nbs/04_cluster.ipynb #c007
 def default_cluster_params(
@@ -148,6 +148,9 @@ def _sqrt(x: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/04_cluster.ipynb #c018
 def _neighbours(self: HDBSCANPredictor, x):
     "The `k` nearest training points of each row, ascending, at distances exact to sklearn's KD-tree."
+    # the cost of a cluster model: every query is scored against every training point, O(queries x training points)
+    # time, and a call holds a float64 (rows x training points) matrix: `cluster.batch_size` rows per onnxruntime call
+    # bound it, 1,024 x 50,000 x 8 bytes = 0.4 GB (also in `_assign_noise`, for the rows that are noise)
     q = x - self.center
     score = torch.cat([q, torch.ones_like(q[:, :1])], 1) @ self.rank_w  # |t|² - 2q·t: ranks like the distance
     cand = torch.topk(score, self.n_candidates, dim=1, largest=False).indices
@@ -240,9 +243,15 @@ def export_cluster_model(
     path: str | os.PathLike,                   # where to write, conventionally `Files.CLUSTER` ('cluster.onnx')
     *,
     metadata: dict | None = None,              # extra metadata_props (values are written as strings)
+    max_bytes: int = 2**31 - 2**25,            # refuse a model whose tables are larger (protobuf's 2 GB, less room for the graph)
 ) -> Path:
     "Write `predictor` as one self-contained ONNX file: `encodings` (batch, latent) -> `labels`, `probabilities`."
     predictor = (predictor.predictor if isinstance(predictor, ClusterFit) else predictor).eval()
+    size, n = model_bytes(predictor), len(predictor.points)
+    if size > max_bytes:
+        raise InputError(f"{Path(path).name}: a cluster model of {n:,} training points would take {size / 2**30:.2f} GB, above "
+                         f"the {max_bytes / 2**30:.2f} GB one ONNX file holds; fit on at most {int(n * max_bytes / size):,} "
+                         "cells with `num_samples` (the model labels every cell all the same).")
     with quiet_export():
         program = torch.onnx.export(predictor, (torch.zeros(2, predictor.latent_dim),), dynamo=True, verbose=False,
                                     input_names=["encodings"], output_names=["labels", "probabilities"],
@@ -259,19 +268,26 @@ def export_cluster_model(
     with atomic_path(path) as tmp: onnx.save_model(model, tmp)
     return path
 
+def model_bytes(
+    predictor: HDBSCANPredictor,  # a cluster model
+) -> int:
+    "Bytes of the tables a cluster model's ONNX file holds: about 8 x (3 x latent_dim + 8) per training point."
+    return sum(b.numel() * b.element_size() for b in predictor.buffers())
+
 # %% ../nbs/04_cluster.ipynb #c035
 def _load_session(model_path: str | os.PathLike, threads: int | None = None) -> ort.InferenceSession:
     "An onnxruntime session of a cellvae cluster model, or an `InputError` naming the file."
     return open_onnx(model_path, Files.CLUSTER, ["encodings"], ["labels", "probabilities"], threads)
 
 def cluster(
-    model_path: str | os.PathLike,  # a `cluster.onnx` from `export_cluster_model`
+    model_path: str | os.PathLike | ort.InferenceSession,  # a `cluster.onnx` from `export_cluster_model`, or a session of one
     encodings: np.ndarray,          # (cells, latent) float32 or float64; float64 is rounded to float32, the model's input
     *,
     batch_size: int = defaults().cluster.batch_size,  # rows per onnxruntime call; bounds memory (chunk x training points)
     threads: int | None = None,     # onnxruntime intra-op threads; None: all cores
 ) -> tuple[np.ndarray, np.ndarray]:
     "Cluster labels (int64, -1 = noise) and membership probabilities (float32) of `encodings`, with onnxruntime."
+    if isinstance(model_path, ort.InferenceSession): return _run(model_path, encodings, batch_size, Files.CLUSTER)
     return _run(_load_session(model_path, threads), encodings, batch_size, Path(model_path).name)
 
 def _run(session: ort.InferenceSession, encodings, batch_size: int, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,11 +23,11 @@ from .core import CellvaeError, InputError, Keys, atomic_path, write_text
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'check_counts', 'looks_like_counts',
-           'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'preprocess', 'obs_column',
-           'counts_of', 'gene_mask', 'split_indices', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
-           'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
-           'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
+           'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
+           'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter',
+           'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes',
+           'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -65,6 +65,26 @@ def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
     with h5ad_errors(path), warnings.catch_warnings():  # cellvae reports duplicate gene names itself, in one line
         warnings.filterwarnings("ignore", message="Variable names are not unique")
         return ad.read_h5ad(path, backed=backed)
+
+def counts_matrix(
+    f,                        # an open `.h5ad` (`h5py.File`)
+    layer: str | None,        # the layer with raw counts (None: X)
+    path: str | os.PathLike,  # the file, for messages
+    reader: str = "cellvae",  # what reads its rows, for messages
+) -> tuple[str, object]:
+    "The HDF5 key of an `.h5ad`'s counts matrix and a view of it whose row slices read from disk (CSR or dense)."
+    import h5py
+    key = "X" if layer is None else f"layers/{layer}"
+    if key not in f:
+        avail = ", ".join(f["layers"]) if "layers" in f else "none"
+        raise InputError(f"{path}: no layer `{layer}` (layers: {avail}); pass `layer` with a layer of raw counts.")
+    node = f[key]
+    enc = node.attrs.get("encoding-type", "array")
+    if isinstance(node, h5py.Group) and enc == "csr_matrix": return key, ad.io.sparse_dataset(node)
+    if isinstance(node, h5py.Dataset): return key, node
+    field = "X" if layer is None else f"layers['{layer}']"
+    raise InputError(f"{path}: {field} is stored as {enc}; {reader} reads rows of CSR or dense matrices "
+                     "(convert with adata.X = scipy.sparse.csr_matrix(adata.X) and save again).")
 
 # %% ../nbs/00_data.ipynb #c007
 def _values(X) -> np.ndarray:
@@ -340,6 +360,26 @@ def split_indices(
     tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=strat)
     return np.sort(tr), np.sort(va)
 
+# %% ../nbs/00_data.ipynb #c6e7d2f
+def shard(
+    items: Sequence,           # what to share out, in order (e.g. batch starts)
+    rank: int = 0,             # this process, 0 .. world_size - 1
+    world_size: int = 1,       # the number of processes
+    what: str = "batches",     # names the items in the message
+    every_rank: bool = False,  # fewer items than processes: every process takes them all (else an error)
+) -> list:
+    "The items process `rank` of `world_size` takes: every world_size-th, the same number for every process."
+    items = list(items)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise InputError(f"`rank` must be in 0..world_size-1 and `world_size` at least 1, not rank={rank}, world_size={world_size}.")
+    if world_size == 1: return items
+    n = len(items) // world_size
+    if n == 0:
+        if every_rank: return items
+        raise InputError(f"{len(items)} {what} cannot be shared among {world_size} processes; "
+                         "use a smaller `batch_size`, or fewer processes.")
+    return items[rank::world_size][:n]
+
 # %% ../nbs/00_data.ipynb #c026
 class DataAdapter:
     "Seeded train/validation mini-batches: raw counts as dense float32 tensors, their non-zero entries, batch indices."
@@ -390,17 +430,16 @@ class DataAdapter:
         if self.label_index is not None: out["labels"] = torch.from_numpy(self.label_index[idx])
         return out
 
-    def train_batches(self, epoch: int = 0) -> Iterator[dict]:
-        "Shuffled training batches for `epoch` (the order depends only on seed and epoch)."
+    def train_batches(self, epoch: int = 0, rank: int = 0, world_size: int = 1) -> Iterator[dict]:
+        "Shuffled training batches for `epoch` (the order depends only on seed and epoch); process `rank` of `world_size` gets every world_size-th."
         order = np.random.default_rng([self.seed, epoch]).permutation(self.train_idx)
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
-            if len(idx) < 2 and s > 0: break
-            yield self._batch(np.sort(idx))
+        starts = [s for s in range(0, len(order), self.batch_size) if s == 0 or min(self.batch_size, len(order) - s) >= 2]  # no batch of one cell
+        for s in shard(starts, rank, world_size, "training batches"):
+            yield self._batch(np.sort(order[s:s + self.batch_size]))
 
-    def val_batches(self) -> Iterator[dict]:
-        "Validation batches, in cell order."
-        for s in range(0, len(self.val_idx), self.batch_size):
+    def val_batches(self, rank: int = 0, world_size: int = 1) -> Iterator[dict]:
+        "Validation batches, in cell order; process `rank` of `world_size` gets every world_size-th."
+        for s in shard(range(0, len(self.val_idx), self.batch_size), rank, world_size, "validation batches", every_rank=True):
             yield self._batch(self.val_idx[s:s + self.batch_size])
 
     def dataset_info(self) -> dict:
@@ -419,7 +458,7 @@ def h5ad_matrix_bytes(
     with h5ad_errors(path), h5py.File(path, "r") as f:
         nodes = [f["X"]] if "X" in f else []
         nodes += [f["layers"][k] for k in f["layers"]] if "layers" in f else []
-        nodes += [f["raw"]["X"]] if "raw" in f and "X" in f["raw"] else []
+        nodes += [f["raw"]["X"]] if "raw" in f and isinstance(f["raw"], h5py.Group) and "X" in f["raw"] else []  # anndata writes a null raw as a dataset
         x = f["X"] if "X" in f else None
         shape = (0, 0) if x is None else tuple(x.attrs["shape"]) if "shape" in x.attrs else x.shape
         for i, node in enumerate(nodes):

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, atomic_path, genes_checksum, open_onnx, save_npy
-from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_hint, gene_map, genes_path,
+from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_hint, counts_matrix, gene_map, genes_path,
                           h5ad_errors, looks_like_counts, read_genes)
 from .settings import defaults
 
@@ -105,23 +105,13 @@ class SampleReader:
         if len(self.genes) != n_vars:
             raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
                              "the gene list must have one line per column of the matrix.")
-        key = "X" if layer is None else f"layers/{layer}"
-        if key not in f:
-            avail = ", ".join(f["layers"]) if "layers" in f else "none"
-            raise InputError(f"{self.path}: no layer `{layer}` (layers: {avail}); pass `layer` with a layer of raw counts.")
-        node = f[key]
-        enc = node.attrs.get("encoding-type", "array")
-        if isinstance(node, h5py.Group) and enc == "csr_matrix": self._m = ad.io.sparse_dataset(node)
-        elif isinstance(node, h5py.Dataset): self._m = node
-        else:
-            raise InputError(f"{self.path}: {self.field} is stored as {enc}; encode reads CSR or dense matrices "
-                             "(convert with adata.X = scipy.sparse.csr_matrix(adata.X) and save again).")
-        self._hint = counts_hint(_count_layers(self._file, skip=layer))
+        self.key, self._m = counts_matrix(f, layer, self.path, "encode")  # `key`: the matrix's HDF5 path, for readers of its blocks elsewhere
+        self.hint = counts_hint(_count_layers(self._file, skip=layer))  # names the layers that look like counts, for errors
 
     def rows(self, start: int, stop: int):
         "Rows `start:stop` as CSR or dense, checked as counts."
         with h5ad_errors(self.path): X = self._m[start:stop]
-        check_counts(X, f"{self.path}: {self.field} (cells {start}-{stop - 1})", self._hint)
+        check_counts(X, f"{self.path}: {self.field} (cells {start}-{stop - 1})", self.hint)
         return X
 
     def close(self): self._file.close()
@@ -195,12 +185,13 @@ def encode(
     sample: str | os.PathLike | ad.AnnData,    # an `.h5ad` path, or an in-memory AnnData
     *,
     threads: int | None = None,                # onnxruntime threads
+    mapper=map_cells,                          # runs the model over the cells: `map_cells`, or an engine's with its signature
     **kwargs,                                  # `genes`, `layer`, `batch_size`, `num_samples`, `min_overlap`, `max_memory_gb`, `quiet`: see `map_cells`
 ) -> np.ndarray:
     "Encode the cells of `sample` with an ONNX encoder: float32 [cells, latent_dim]."
     enc = encoder if isinstance(encoder, OnnxEncoder) else open_encoder(encoder, threads=threads)
     fn = lambda counts: {"latent": enc(counts)}
-    return map_cells(fn, enc.genes, sample, model_name=str(enc.path), floats_per_cell=enc.latent_dim, **kwargs).outputs["latent"]
+    return mapper(fn, enc.genes, sample, model_name=str(enc.path), floats_per_cell=enc.latent_dim, **kwargs).outputs["latent"]
 
 class _MemoryReader:
     "The `SampleReader` interface over an in-memory AnnData."
@@ -239,6 +230,8 @@ def encode_file(
 ) -> Path:
     "Encode `sample` and write the encodings (float32 [cells, latent_dim]) as `.npy`; return the path."
     out = Path(output) if output is not None else encodings_path(sample)
+    if out.suffix == ".zarr": raise InputError(f"{out}: a .zarr output is written on a Dask cluster (with `scheduler` or `workers`, "
+                                              "see cellvae.distributed); here pass a .npy name to `output`.")
     if out.is_dir(): raise InputError(f"{out}: is a directory; pass a file name to `output`, e.g. {out / encodings_path(sample).name}.")
     if not out.parent.exists(): raise InputError(f"{out.parent}: the output folder does not exist; create it first.")
     if not os.access(out.parent, os.W_OK): raise InputError(f"{out.parent}: cannot write in this folder (permission denied); choose another `output`.")

@@ -25,13 +25,15 @@ import pandas as pd
 
 import cellvae
 from .core import CellvaeError, Files, InputError, Keys, RunFailed, atomic_path, save_npy, write_json
-from .data import DEFAULT_DATA, load_dataset, obs_column, preprocess, write_h5ad
+from .data import DEFAULT_DATA, check_memory, h5ad_matrix_bytes, load_dataset, obs_column, preprocess, write_h5ad
+from .stream import is_backed, preprocess_streamed, read_backed, read_cells, stream_memory, training_path
 from .settings import Config, defaults, load_config, read_profile, find_profile, resolve_runtime, save_config
 
 # %% auto #0
 __all__ = ['RunPaths', 'check_run_id', 'run_folder', 'clear_run', 'RunRecord', 'check_keys', 'default_labels_key', 'plan',
-           'train_run', 'quantize_run_encoder', 'load_encodings', 'cluster_output_paths', 'train_clusters_file',
-           'cluster_file', 'run_pipeline', 'eval_run', 'eval_encodings', 'viz_run', 'explain_run_adata', 'report_run']
+           'sample_cells', 'train_run', 'quantize_run_encoder', 'load_encodings', 'cluster_output_paths',
+           'cluster_training_cells', 'train_clusters_file', 'cluster_file', 'run_pipeline', 'eval_run',
+           'eval_encodings', 'viz_run', 'explain_run_adata', 'report_run']
 
 # %% ../nbs/06a_pipeline.ipynb #c006
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ def check_run_id(run_id: str) -> str:
         raise InputError(f"`run_id={run_id!r}`: use a plain folder name (letters, digits, '.', '_', '-'), not a path.")
     return run_id
 
+def _timestamp() -> str:
+    "Now, as a run id; under torchrun, rank 0's, so that every process names the same folder."
+    now = datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1: return now
+    from cellvae.train import broadcast_object, init_distributed
+    init_distributed()
+    return broadcast_object(now)
+
 def run_folder(
     cfg: Config,                          # paths.experiment_root is the default parent
     output_dir: str | os.PathLike | None = None,  # the parent folder (default: `paths.experiment_root`)
@@ -66,7 +76,7 @@ def run_folder(
 ) -> RunPaths:
     "The run folder for a new run (not yet created): checked, and never an existing one unless asked."
     parent = Path(output_dir or cfg.paths.experiment_root)
-    rid = check_run_id(run_id) if run_id else datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+    rid = check_run_id(run_id) if run_id else _timestamp()
     root = parent / rid
     if root.exists() and not (overwrite or resume):
         raise InputError(f"{root}: a run of this name exists; choose another `run_id` or pass `overwrite=True` to replace it.")
@@ -108,9 +118,10 @@ class RunRecord:
         took()
 
     def save(self, status: str, **extra) -> Path:
-        "Write `metrics.json` with `status` (complete, failed or interrupted) and any `extra` keys."
+        "Write `metrics.json` with `status` (complete, failed or interrupted) and any `extra` keys (under torchrun, rank 0 writes)."
         for k in ("failed_stage", "error"): self.metrics.pop(k, None)
         self.metrics.update(status=status, **extra)
+        if int(os.environ.get("RANK", "0")) != 0: return self.run.metrics  # torchrun's other processes write nothing
         return write_json(self.run.metrics, self.metrics)
 
 # %% ../nbs/06a_pipeline.ipynb #c010
@@ -137,8 +148,17 @@ def plan(
     labels_key: str | None = None,     # obs column with known cell types
     batch_key: str | None = None,      # obs column with batches
 ) -> tuple[dict, ad.AnnData]:
-    "What a run would do (cells, genes, HVGs, device, threads, batch size, epochs, paths), and the data read."
-    adata = load_dataset(data, cfg.data.layer, cfg.paths.data_root, cfg.data.max_memory_gb)
+    "What a run would do (cells, genes, HVGs, device, threads, batch size, epochs, paths, in memory or streamed), and the data read."
+    path, d = training_path(data, cfg), cfg.data
+    if path.streamed:  # obs and var in memory, the counts left on disk (see `read_backed`)
+        n, g, _, _ = h5ad_matrix_bytes(path.path)
+        check_memory(stream_memory(path.path, d.chunk_size, d.shuffle_buffer, d.val_fraction), d.max_memory_gb,
+                     f"{path.path}: reading its {n:,} cells x {g:,} genes from disk in chunks of {d.chunk_size:,} cells",
+                     "raise the bound, or lower data.chunk_size and data.shuffle_buffer")
+        adata = read_backed(path.path, d.layer)
+        adata.uns[Keys.UNS]["stream"]["message"] = path.message
+    else:
+        adata = load_dataset(data, d.layer, cfg.paths.data_root, d.max_memory_gb)
     source = str(data) if data else DEFAULT_DATA
     labels_key = default_labels_key(adata, labels_key)
     check_keys(adata, labels_key, batch_key, source)
@@ -147,10 +167,34 @@ def plan(
     info = {"data": source, "cells": adata.n_obs, "genes": adata.n_vars, "highly variable genes": min(cfg.data.n_top_genes, adata.n_vars),
             "labels key": labels_key, "batch key": batch_key, "device": rt.device, "threads": rt.threads or "torch default",
             "batch size": rt.batch_size, "max epochs": cfg.train.max_epochs, "likelihood": cfg.model.likelihood,
-            "latent dim": cfg.model.latent_dim, "run folder": str(run.root), "profile": str(prof_path) if prof_path else "none"}
+            "latent dim": cfg.model.latent_dim, "run folder": str(run.root), "profile": str(prof_path) if prof_path else "none",
+            "data path": path.message}
     return info, adata
 
 # %% ../nbs/06a_pipeline.ipynb #c012
+def _say(msg: str):
+    from rich.console import Console
+    from rich.markup import escape
+    Console(stderr=True, highlight=False).print(escape(msg))
+
+def _path_message(data, cfg: Config, adata: ad.AnnData) -> str:
+    "Which path training takes, and why (see `training_path`)."
+    if is_backed(adata): return adata.uns[Keys.UNS]["stream"].get("message", "training streams the data from disk in chunks.")
+    path = training_path(data, cfg)
+    return path.message if not path.streamed else f"training reads {Path(data).name} into memory: the data was passed in memory."
+
+def sample_cells(
+    model,                       # a trained `CellVAE` bound to `adata`
+    adata: ad.AnnData,           # from `read_backed`: its counts on disk
+    cfg: Config,                 # seed and data.chunk_size
+    n_cells: int = 20_000,       # cells to read (all of them if fewer)
+) -> ad.AnnData:
+    "Bind `model` to a seeded sample of a backed AnnData's cells read into memory (with its split carried over), for what needs counts in memory: the annotator and the int8 check."
+    cells = np.sort(np.random.default_rng(cfg.seed).choice(adata.n_obs, min(n_cells, adata.n_obs), replace=False))
+    sub = read_cells(adata, cells, cfg.data.chunk_size)
+    model.adata, model.train_idx, model.val_idx = sub, *(np.flatnonzero(np.isin(cells, i)) for i in (model.train_idx, model.val_idx))
+    return sub
+
 def train_run(
     data: str | os.PathLike | None,    # counts file, or None for the embedded data
     cfg: Config,                        # the configuration
@@ -163,6 +207,7 @@ def train_run(
     record: RunRecord | None = None,    # the run's record, when training is part of a longer run
 ):
     "Train a model into the run folder; return the CellVAE, the preprocessed AnnData and the run's record."
+    from cellvae.train import init_distributed
     from cellvae.vae import CellVAE
     record = RunRecord(run) if record is None else record
     if adata is None:
@@ -170,18 +215,32 @@ def train_run(
     labels_key = default_labels_key(adata, labels_key)
     prof_path = find_profile()
     rt = resolve_runtime(cfg, read_profile(prof_path) if prof_path else None)
-    run.root.mkdir(parents=True, exist_ok=True); run.model_dir.mkdir(exist_ok=True)
-    save_config(cfg, run.config)
+    rank, world = init_distributed(rt.device)  # under torchrun: one of `world` processes, and only rank 0 writes
+    if rank == 0:
+        run.root.mkdir(parents=True, exist_ok=True); run.model_dir.mkdir(exist_ok=True)
+        save_config(cfg, run.config)
+    streamed = is_backed(adata)
+    if progress and data is not None: _say(_path_message(data, cfg, adata))
     with record.stage("preprocess"):
-        preprocess(adata, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
-                   batch_key=batch_key)
+        if streamed:
+            preprocess_streamed(adata, n_top_genes=cfg.data.n_top_genes, flavor=cfg.data.hvg_flavor, chunk_size=cfg.data.chunk_size,
+                                batch_key=batch_key)
+        else:
+            preprocess(adata, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
+                       batch_key=batch_key)
     with record.stage("train"):
         model = CellVAE.from_config(adata, cfg, batch_key=batch_key, labels_key=labels_key)
         hist = model.train_from_config(cfg, rt, checkpoint=run.checkpoint, resume=resume, progress=progress)
+        if rank != 0: return model, adata, record
         model.save(run.model_dir, overwrite=True)
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)
     with record.stage("export_encoder"):
         model.export_encoder(run.encoder)
+    bound = model.adata, model.train_idx, model.val_idx
+    checks = adata
+    if streamed and (labels_key is not None or cfg.encode.quantize == "dynamic"):
+        with record.stage("sample_cells"): checks = sample_cells(model, adata, cfg)
+        record.metrics["checked_cells"] = checks.n_obs
     if labels_key is not None:
         with record.stage("export_annotator"):
             a = cfg.annotate
@@ -189,11 +248,12 @@ def train_run(
                                                                  distance_quantile=a.distance_quantile, min_confidence=a.min_confidence)
     if cfg.encode.quantize == "dynamic":
         with record.stage("quantize_encoder"):
-            record.metrics["encoder_int8"] = quantize_run_encoder(model, adata, run, cfg, labels_key)
+            record.metrics["encoder_int8"] = quantize_run_encoder(model, checks, run, cfg, labels_key)
+    model.adata, model.train_idx, model.val_idx = bound
     record.metrics.update({"cellvae_version": cellvae.__version__,
         "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA, "labels_key": labels_key, "batch_key": batch_key},
         "train": hist.to_dict(timings=False),  # clock times go under "timings", so the rest of metrics.json is reproducible
-        "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size}})
+        "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size, "processes": world}})
     record.metrics["timings"]["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
     record.save("complete")
     return model, adata, record
@@ -250,18 +310,30 @@ def cluster_output_paths(encodings: str | os.PathLike, output: str | os.PathLike
     stem = labels.stem[: -len("-labels")] if labels.stem.endswith("-labels") else labels.stem
     return labels, labels.with_name(f"{stem}-probabilities.npy")
 
+def cluster_training_cells(
+    n: int,                      # cells
+    num_samples: int | None,     # at most this many (None: all)
+    seed: int = defaults().seed, # the sample's seed
+) -> np.ndarray:
+    "The rows HDBSCAN is fitted on: all `n`, or a seeded uniform sample of `num_samples`, in file order."
+    if num_samples is None or num_samples >= n: return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, num_samples, replace=False))
+
 def train_clusters_file(
     encodings: str | os.PathLike,       # encodings `.npy`
     cluster_onnx: str | os.PathLike,    # where to write `cluster.onnx`
-    params,                              # the config's cluster section (min_cluster_size, min_samples, selection, assign_noise)
-    num_samples: int | None = None,      # fit on the first N cells
+    params,                              # the config's cluster section (min_cluster_size, min_samples, selection, assign_noise, num_samples)
+    num_samples: int | None = None,      # fit on a seeded uniform sample of this many cells (default: `params.num_samples`)
+    seed: int = defaults().seed,         # the sample's seed
 ) -> Path:
-    "Fit HDBSCAN on the encodings in a file and export it to `cluster_onnx`."
+    "Fit HDBSCAN on the encodings in a file (a seeded uniform sample of `num_samples` cells) and export it to `cluster_onnx`."
     from cellvae.cluster import export_cluster_model, fit_clusters
-    x = load_encodings(encodings, num_samples)
+    if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
+    x = load_encodings(encodings)
+    x = x[cluster_training_cells(len(x), num_samples or params.num_samples, seed)]
     fit = fit_clusters(x, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
                        selection=params.selection, assign_noise=params.assign_noise)
-    return export_cluster_model(fit, cluster_onnx, metadata={"encodings": Path(encodings).name})
+    return export_cluster_model(fit, cluster_onnx, metadata={"encodings": Path(encodings).name, "seed": seed})
 
 def cluster_file(
     model_path: str | os.PathLike,       # `cluster.onnx`
@@ -270,6 +342,8 @@ def cluster_file(
     batch_size: int = defaults().cluster.batch_size,  # rows per onnxruntime call
     num_samples: int | None = None,      # label only the first N cells
     threads: int | None = None,          # onnxruntime threads
+    scheduler: str | None = None,        # label on this Dask scheduler's cluster (see `cellvae.distributed`)
+    workers: int | None = None,          # ... or on a LocalCluster of this many processes
 ) -> tuple[Path, Path]:
     "Label the encodings in a file with `cluster.onnx`; write labels (int64) and probabilities (float32)."
     if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
@@ -279,7 +353,11 @@ def cluster_file(
     if not lp.parent.exists(): raise InputError(f"{lp.parent}: the output folder does not exist; create it first.")
     for p in (lp, pp):
         if p.is_dir(): raise InputError(f"{p}: is a directory; pass a file name to `output`.")
-    labels, probs = cluster(model_path, x, batch_size=batch_size, threads=threads)
+    if scheduler is None and workers is None: labels, probs = cluster(model_path, x, batch_size=batch_size, threads=threads)
+    else:
+        from cellvae.distributed import cluster_encodings, dask_client
+        with dask_client(scheduler, workers) as client:
+            labels, probs = cluster_encodings(model_path, encodings, client, batch_size=batch_size, num_samples=num_samples, threads=threads)
     save_npy(pp, probs)
     save_npy(lp, labels)
     return lp, pp
@@ -304,6 +382,10 @@ def run_pipeline(
     t0, record = time.perf_counter(), RunRecord(run)
     if adata is None:
         with record.stage("read"): _, adata = plan(data, cfg, run, labels_key, batch_key)
+    if is_backed(adata):
+        raise InputError(f"{data}: {adata.uns[Keys.UNS]['stream'].get('message', 'training streams the data from disk')} "
+                         "`cellvae pipeline` needs every cell in memory (UMAP, clusters, evaluation): train with `cellvae train`, "
+                         "which streams, then encode with `cellvae encode`; or set data.in_memory: true.")
     labels_key = default_labels_key(adata, labels_key)
     model, adata, _ = train_run(data, cfg, run, labels_key, batch_key, adata=adata, resume=resume, progress=progress, record=record)
     record.save("running")
@@ -314,8 +396,8 @@ def run_pipeline(
         z = adata.obsm[Keys.LATENT]
         save_npy(run.encodings, z)
     with record.stage("train_clusters"):
-        fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
-                           assign_noise=c.assign_noise)
+        fit = fit_clusters(z[cluster_training_cells(len(z), c.num_samples, cfg.seed)], min_cluster_size=c.min_cluster_size,
+                           min_samples=c.min_samples, selection=c.selection, assign_noise=c.assign_noise)
         export_cluster_model(fit, run.cluster)
     with record.stage("cluster"):
         cluster_adata(adata, run.cluster, batch_size=c.batch_size)

@@ -59,6 +59,9 @@ class DataConfig:
     unlabeled_category: str
     min_gene_overlap: float = _ge(0)
     max_memory_gb: Optional[float] = _gt(0)
+    in_memory: Literal["auto", True, False]
+    chunk_size: int = _ge(1)
+    shuffle_buffer: int = _ge(1)
 
 @dataclass(kw_only=True)
 class ModelConfig:
@@ -104,6 +107,7 @@ class ClusterConfig:
     selection: Literal["eom", "leaf"]
     assign_noise: bool
     batch_size: int = _ge(1)
+    num_samples: Optional[int] = _ge(1)
 
 @dataclass(kw_only=True)
 class AnnotateConfig:
@@ -173,7 +177,7 @@ def _unwrap_optional(tp):
 
 def _tname(tp) -> str:
     tp, opt = _unwrap_optional(tp)
-    if typing.get_origin(tp) is Literal: s = " | ".join(map(str, typing.get_args(tp)))
+    if typing.get_origin(tp) is Literal: s = " | ".join(str(a).lower() if isinstance(a, bool) else str(a) for a in typing.get_args(tp))
     elif typing.get_origin(tp) is list: s = f"a list of {_tname(typing.get_args(tp)[0])}"
     else: s = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}.get(tp, str(tp))
     return f"{s} (or null)" if opt else s
@@ -193,8 +197,8 @@ def coerce(
         raise bad()
     origin = typing.get_origin(inner)
     if origin is Literal:
-        if value not in typing.get_args(inner) or isinstance(value, bool) != any(isinstance(a, bool) for a in typing.get_args(inner)):
-            raise bad()
+        if not any(value == a and isinstance(value, bool) == isinstance(a, bool) for a in typing.get_args(inner)):
+            raise bad()  # true is not 1, and 1 is not true
         return value
     if origin is list:
         if not isinstance(value, list): raise bad()
@@ -235,6 +239,8 @@ def parse_text(
         if t.lower() in _TRUE: return True
         if t.lower() in _FALSE: return False
         raise bad
+    if typing.get_origin(inner) is Literal and t.lower() in _TRUE | _FALSE and any(isinstance(a, bool) for a in typing.get_args(inner)):
+        return t.lower() in _TRUE  # e.g. `data.in_memory`: auto | true | false
     if inner is int:
         try: return int(t)
         except ValueError: raise bad from None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.utils.deterministic
 
 from .core import InputError, atomic_path
@@ -27,7 +28,9 @@ from .model import VAE
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['seed_everything', 'kl_weight', 'TrainResult', 'validation_loss', 'save_checkpoint', 'load_checkpoint', 'train_vae']
+__all__ = ['seed_everything', 'kl_weight', 'TrainResult', 'distributed_rank', 'is_main_process', 'init_distributed',
+           'broadcast_object', 'barrier', 'all_sum', 'validation_loss', 'save_checkpoint', 'load_checkpoint',
+           'train_vae']
 
 # %% ../nbs/02_train.ipynb #c006
 def seed_everything(seed: int):
@@ -64,6 +67,51 @@ class TrainResult:
             d["history"] = [{k: v for k, v in e.items() if k != "seconds"} for e in d["history"]]
         return d
 
+# %% ../nbs/02_train.ipynb #c5772a1
+def distributed_rank() -> tuple[int, int]:
+    "(rank, world size) of this process in torch.distributed's default process group, or (0, 1) outside one."
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+def is_main_process() -> bool:
+    "Whether this process writes files: rank 0 of a distributed run, or a single process."
+    return distributed_rank()[0] == 0
+
+def init_distributed(
+    device: str = "cpu",  # cpu: gloo; cuda: nccl, one GPU per process (torchrun's LOCAL_RANK)
+) -> tuple[int, int]:
+    "Join the process group that torchrun describes in the environment (nothing to do in a single process); (rank, world size)."
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return distributed_rank()
+    if not dist.is_available(): raise InputError("WORLD_SIZE is set but this torch build has no torch.distributed; run one process.")
+    if not dist.is_initialized():
+        cuda = torch.device(device).type == "cuda"
+        if cuda: torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return distributed_rank()
+
+def broadcast_object(obj):
+    "Rank 0's `obj` on every process (`obj` itself in a single process)."
+    if distributed_rank()[1] == 1: return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+def barrier():
+    "Wait here until every process arrives (nothing to wait for in a single process)."
+    if distributed_rank()[1] > 1: dist.barrier()
+
+def all_sum(
+    values,               # numbers to add up over the processes
+    device: str = "cpu",  # where nccl wants the tensor (gloo: the CPU)
+) -> np.ndarray:
+    "The element-wise sum of `values` over every process of a distributed run (`values` itself in a single process)."
+    values = np.asarray(values, dtype=np.float64)
+    if distributed_rank()[1] == 1: return values
+    nccl = dist.get_backend() == "nccl"
+    t = torch.as_tensor(values, device=device if nccl else "cpu")
+    dist.all_reduce(t)
+    return t.cpu().numpy()
+
 # %% ../nbs/02_train.ipynb #c013
 def _to(batch: dict, device) -> dict:
     return {k: tuple(t.to(device) for t in v) if isinstance(v, tuple) else v.to(device) for k, v in batch.items()}
@@ -84,21 +132,20 @@ def validation_loss(
     device: str = "cpu",
     autocast: bool = False,  # as in training
 ) -> dict:
-    "Mean negative ELBO, reconstruction and KL per validation cell."
+    "Mean negative ELBO, reconstruction and KL per validation cell (over every rank's share in a distributed run)."
     was_training = module.training
     module.eval()
-    tot = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
-    n = 0
+    rank, world = distributed_rank()
+    sums = np.zeros(3)  # reconstruction, KL, cells
     amp = _autocast(device, autocast)
-    for b in data.val_batches():
+    for b in (data.val_batches() if world == 1 else data.val_batches(rank=rank, world_size=world)):
         b = _to(b, device)
         with amp:
             out = module(b["counts"], b.get("batch_index"), kl_weight=1.0, nonzero=b.get("nonzero"))
-        k = len(b["counts"])
-        tot["reconstruction"] += out.reconstruction.sum().item(); tot["kl"] += out.kl.sum().item(); n += k
+        sums += [out.reconstruction.sum().item(), out.kl.sum().item(), len(b["counts"])]
     module.train(was_training)
-    tot["loss"] = tot["reconstruction"] + tot["kl"]
-    return {k: v / max(n, 1) for k, v in tot.items()}
+    rec, kl, n = all_sum(sums, device).tolist()  # Python floats: checkpoints hold plain data
+    return {"loss": (rec + kl) / max(n, 1), "reconstruction": rec / max(n, 1), "kl": kl / max(n, 1)}
 
 # %% ../nbs/02_train.ipynb #c015
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
@@ -156,11 +203,17 @@ def train_vae(
     checkpoint_seconds: float = defaults().train.checkpoint_seconds,  # ... or seconds, whichever comes first; and at the end
     resume: bool = False,             # continue from `checkpoint` if it exists
     progress: bool = True,            # show a progress bar on stderr
+    distributed: bool | None = None,  # DistributedDataParallel (None: when this process is one of several; see `init_distributed`)
 ) -> TrainResult:
     "Train `module` on `data` with early stopping; return the history. The module keeps the best weights."
     # seeding is the caller's: `seed_everything` before building the module fixes its initial weights too
     if max_epochs < 1: raise InputError(f"`max_epochs` must be at least 1, not {max_epochs}.")
     if checkpoint_every < 1: raise InputError(f"`checkpoint_every` must be at least 1, not {checkpoint_every}.")
+    rank, world = distributed_rank()
+    ddp = world > 1 if distributed is None else distributed
+    if ddp and not dist.is_initialized(): raise InputError("`distributed=True` needs a process group; start with torchrun (see `init_distributed`).")
+    if ddp and device == "cuda": device = f"cuda:{torch.cuda.current_device()}"  # this process's GPU
+    writer, progress = rank == 0, progress and rank == 0  # one process writes and reports
     if threads: torch.set_num_threads(threads)
     module.to(device)
     # eps=0.01 as scVI; fused: one kernel over all parameters on CPU and CUDA (a fifth of the per-tensor loop's time)
@@ -180,9 +233,12 @@ def train_vae(
                              "(its config.used.yaml).") from None
         res = TrainResult(history=ck["history"], best_epoch=ck["best_epoch"], best_val_loss=ck["best_val_loss"],
                           seconds=ck["seconds"])
+    # gradients averaged over the processes at each step; rank 0's weights are copied to the others here
+    net = (torch.nn.parallel.DistributedDataParallel(module, find_unused_parameters=module.n_labels > 0) if ddp else module)
+    if ddp and rank: torch.manual_seed(int(torch.randint(2**62, ())) + rank)  # the other ranks' own noise; rank 0's is checkpointed
     t0 = time.perf_counter() - res.seconds
     def write(epoch):
-        save_checkpoint(checkpoint, dict(epoch=epoch, module=module.state_dict(), optimizer=opt.state_dict(),
+        if writer: save_checkpoint(checkpoint, dict(epoch=epoch, module=module.state_dict(), optimizer=opt.state_dict(),
                                          rng=torch.get_rng_state(), best_state=best_state, bad_epochs=bad,
                                          best_epoch=res.best_epoch, best_val_loss=res.best_val_loss,
                                          history=res.history, seconds=res.seconds,
@@ -196,10 +252,10 @@ def train_vae(
             te = time.perf_counter(); module.train()
             w = kl_weight(epoch, kl_warmup_epochs)
             sums, n, ce = np.zeros(3), 0, []
-            for b in data.train_batches(epoch):
+            for b in (data.train_batches(epoch, rank=rank, world_size=world) if ddp else data.train_batches(epoch)):
                 b = _to(b, device)
                 with amp:
-                    out = module(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"), labels=b.get("labels"))
+                    out = net(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"), labels=b.get("labels"))
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(out.loss).backward()
                 scaler.step(opt)
@@ -208,7 +264,8 @@ def train_vae(
                 sums += [out.loss.item() * k, out.reconstruction.sum().item(), out.kl.sum().item()]; n += k
                 if out.classification is not None: ce.append(out.classification.item())
             val = validation_loss(module, data, device, autocast)
-            tr = sums / max(n, 1)
+            *sums, n, stop = all_sum([*sums, n, interrupt.signum is not None], device)  # the same on every rank
+            tr = np.asarray(sums) / max(n, 1)
             res.history.append(dict(epoch=epoch, kl_weight=w, train_loss=float(tr[0]), train_reconstruction=float(tr[1]),
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
                                     val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
@@ -219,12 +276,12 @@ def train_vae(
             else:
                 bad += 1
             res.seconds = time.perf_counter() - t0
-            last = epoch == max_epochs - 1 or bad >= patience or interrupt.signum is not None
+            last = epoch == max_epochs - 1 or bad >= patience or stop > 0
             if checkpoint is not None and (last or epoch - written >= checkpoint_every
                                            or time.perf_counter() - last_write >= checkpoint_seconds):
                 written, last_write = write(epoch)
             bar.update(task, advance=1, losses=f"train {tr[0]:.1f}  val {val['loss']:.1f}")
-            if interrupt.signum is not None: raise KeyboardInterrupt(f"signal {interrupt.signum}")
+            if stop > 0: raise KeyboardInterrupt(f"signal {interrupt.signum}" if interrupt.signum else "another process was interrupted")
     res.stopped_early = bad >= patience and res.epochs < max_epochs
     module.load_state_dict(best_state)
     module.eval()

@@ -27,6 +27,7 @@ from .annotator import Annotator, export_annotator
 from .eval import category_order, label_metrics
 from .model import VAE, export_encoder
 from .settings import defaults
+from .stream import StreamAdapter, is_backed
 from .train import TrainResult, seed_everything, train_vae
 
 # %% auto #0
@@ -131,6 +132,9 @@ def label_codes(self: CellVAE, adata: ad.AnnData) -> np.ndarray:
 @patch
 def model_counts(self: CellVAE, adata: ad.AnnData, layer: str | None | bool = True):
     "The counts of `adata` in the model's genes and order (missing genes are zeros): sparse if they are stored sparse."
+    if is_backed(adata):  # a lazy view of a file too large to read whole
+        raise InputError("adata: its counts stay on disk (read with read_backed); read the cells you need with "
+                         "`stream.read_cells`, or encode the file with `cellvae encode` (encode.encode_file).")
     X = counts_of(adata, self.init_params["layer"] if layer is True else layer)
     if [str(g) for g in adata.var_names] == self.genes: return X
     m = gene_map(self.genes, adata.var_names, sample="adata", model="model").matrix()
@@ -157,19 +161,27 @@ def train(
     checkpoint_seconds: float = _T.checkpoint_seconds,  # ... or seconds, whichever first; and always at the end
     resume: bool = False,  # continue from `checkpoint`
     progress: bool = True,  # a progress bar on stderr
+    chunk_size: int = defaults().data.chunk_size,  # an AnnData from `stream.read_backed`: cells per chunk read from disk
+    shuffle_buffer: int = defaults().data.shuffle_buffer,  # ... and chunks shuffled together
 ) -> TrainResult:
-    "Train on the bound AnnData; returns (and keeps in `.history`) what training did."
+    "Train on the bound AnnData (its counts in memory, or streamed from disk if it was read with `read_backed`); returns (and keeps in `.history`) what training did."
     p = self.init_params
     labels = None if p["labels_key"] is None else self.adata.obs[p["labels_key"]].to_numpy()
     if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
-    data = DataAdapter(self.model_counts(self.adata), batch_index=self.batch_codes(self.adata), labels=labels,
-                       val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"], n_genes_in=self.adata.n_vars,
-                       label_index=self.label_codes(self.adata) if self.module.n_labels else None)
+    kw = dict(batch_index=self.batch_codes(self.adata), labels=labels, val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"],
+              label_index=self.label_codes(self.adata) if self.module.n_labels else None)
+    if is_backed(self.adata):
+        data = StreamAdapter.from_anndata(self.adata, mask_var=p["mask_var"], chunk_size=chunk_size, shuffle_buffer=shuffle_buffer, **kw)
+    else:
+        data = DataAdapter(self.model_counts(self.adata), n_genes_in=self.adata.n_vars, **kw)
     self.data_info, self.train_idx, self.val_idx = data.dataset_info(), data.train_idx, data.val_idx
-    self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-                             patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
-                             device=device, autocast=autocast, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                             checkpoint_seconds=checkpoint_seconds, resume=resume, progress=progress)
+    try:
+        self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+                                 patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
+                                 device=device, autocast=autocast, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                                 checkpoint_seconds=checkpoint_seconds, resume=resume, progress=progress)
+    finally:
+        if is_backed(self.adata): data.close()
     self.module.cpu()
     return self.history
 
@@ -181,6 +193,7 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
               weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta, kl_warmup_epochs=t.kl_warmup_epochs,
               checkpoint_every=t.checkpoint_every, checkpoint_seconds=t.checkpoint_seconds,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
+              chunk_size=cfg.data.chunk_size, shuffle_buffer=cfg.data.shuffle_buffer,
               device=runtime.device if runtime else "cpu", autocast=runtime.autocast if runtime else False)
     return self.train(**{**kw, **kwargs})
 
