@@ -9,10 +9,12 @@ way: outputs are part of the source. After changing a notebook, run
 It executes each notebook top to bottom in its own kernel from `nbs/` (as nbdev-test does) and writes it back with
 its outputs; `nbdev-clean` then drops execution counts and metadata but keeps the outputs. Figures are PNGs at the
 inline backend's 72 dpi; `tests/test_docs.py` keeps every notebook under its size budget. A notebook whose
-front matter says `skip_exec: true` (the command-line tutorial) runs too: it is skipped only by nbdev-test.
+front matter says `skip_exec: true` (the command-line tutorial) runs too: it is skipped only by nbdev-test. Cells
+marked `#| eval: false` are not run, as in nbdev.
 Nothing is downloaded: the tutorials use pbmc3k where `../shared` holds it, else the embedded PBMCs.
 """
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,10 +40,15 @@ def drop_noise(nb) -> None:
 def run(path: Path, timeout: int = 3600) -> float:
     "Execute the notebook at `path` in place, from its folder; return the seconds it took."
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:  # a cell that no longer runs must not keep an old output
-        if cell.cell_type == "code": cell.outputs, cell.execution_count = [], None
+    skipped = {}
+    for i, cell in enumerate(nb.cells):  # a cell that no longer runs must not keep an old output
+        if cell.cell_type != "code": continue
+        cell.outputs, cell.execution_count = [], None
+        if re.search(r"^#\|\s*eval:\s*false\s*$", cell.source, flags=re.M | re.I):  # nbdev's `#| eval: false`: not run
+            skipped[i], cell.source = cell.source, ""
     t0 = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    for i, source in skipped.items(): nb.cells[i].source, nb.cells[i].execution_count = source, None
     drop_noise(nb)
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
