@@ -78,13 +78,13 @@ def is_main_process() -> bool:
     return distributed_rank()[0] == 0
 
 def init_distributed(
-    device: str = "cpu",  # cpu: gloo; cuda: nccl, one GPU per process (torchrun's LOCAL_RANK)
+    device: str = "auto",  # cpu: gloo; cuda: nccl, one GPU per process (torchrun's LOCAL_RANK); auto: cuda where torch sees one
 ) -> tuple[int, int]:
     "Join the process group that torchrun describes in the environment (nothing to do in a single process); (rank, world size)."
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return distributed_rank()
     if not dist.is_available(): raise InputError("WORLD_SIZE is set but this torch build has no torch.distributed; run one process.")
     if not dist.is_initialized():
-        cuda = torch.device(device).type == "cuda"
+        cuda = torch.cuda.is_available() if device == "auto" else torch.device(device).type == "cuda"
         if cuda: torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
     return distributed_rank()
