@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ def pbmc3k_path() -> Path:
     if not PBMC3K.exists():
         pytest.skip(f"real data not found at {PBMC3K} (it lives in ../shared beside the repository)")
     return PBMC3K
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    "A Chromium binary for Playwright (`executable_path`): $CELLVAE_CHROMIUM, else the first on PATH; skip where there is none."
+    for name in (os.environ.get("CELLVAE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name): return shutil.which(name)
+    pytest.skip("no Chromium here: install Debian's chromium (apt-get install chromium) or set CELLVAE_CHROMIUM to a Chrome binary")
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ way, so the Quarto site and GitHub show their figures and tables with execution 
 """
 import importlib.util
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -62,12 +60,6 @@ def test_readme_picture_is_a_committed_file():
 PAGES = ["index", "00_data", "tutorial_cli"]
 
 
-def browser() -> str:
-    for name in (os.environ.get("CELLVAE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name): return shutil.which(name)
-    pytest.skip("no Chromium here: install Debian's chromium (apt-get install chromium) or set CELLVAE_CHROMIUM to a Chrome binary")
-
-
 def hidden_lines(name: str) -> set[str]:
     "Lines of the notebook's `#| hide` cells that appear in no other cell: none of them may reach the page."
     hidden, shown = set(), set()
@@ -87,15 +79,14 @@ def pages(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.integration
-def test_preview_pages_in_chromium(pages):
-    exe = browser()
+def test_preview_pages_in_chromium(chromium, pages):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
     proc = {n: json.loads((ROOT / "_proc" / f"{n}.ipynb").read_text())["cells"] for n in PAGES}
     shown_docs = lambda name: [m for c in proc[name] for m in re.findall(r"^show_doc\(([\w.]+)", "".join(c["source"]), re.M)]
     # what a reader opens first: the index with its picture, a library page with its API, the CLI tutorial with its figures
     assert len(shown_docs("00_data")) >= 5 and sum(images(c) for c in proc["tutorial_cli"]) >= 1
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = b.new_page()
         page.route(re.compile(r"^https?://"), lambda route: route.abort())  # the template's CDN scripts: no network here
         errors = []

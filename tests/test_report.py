@@ -6,8 +6,6 @@ HTML) as text without running them. Skips, saying why, only where no Chromium or
 (`.ci/run` installs Chromium with apt-get where it can).
 """
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +18,6 @@ pytestmark = pytest.mark.integration
 CELLVAE = str(Path(sys.executable).parent / "cellvae")
 HOSTILE_TYPE = '<img src=x onerror="window.__pwned=1">'
 HOSTILE_GENE = "<script>window.__pwned=2</script>"
-
-
-def browser() -> str:
-    for name in (os.environ.get("CELLVAE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name): return shutil.which(name)
-    pytest.skip("no Chromium here: install Debian's chromium (apt-get install chromium) or set CELLVAE_CHROMIUM to a Chrome binary")
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +44,11 @@ def test_report_is_self_contained(report):
     assert "src=\"http" not in html and "href=\"http" not in html and "@import" not in html and "url(" not in html
 
 
-def test_report_in_chromium(report):
-    exe = browser()
+def test_report_in_chromium(chromium, report):
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
     features = json.loads((report.parent / "features.json").read_text())
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = b.new_page()
         errors, requests = [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
