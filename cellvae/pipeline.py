@@ -262,11 +262,12 @@ def train_run(
 def quantize_run_encoder(model, adata: ad.AnnData, run: RunPaths, cfg: Config, labels_key: str | None) -> dict:
     "Write the run's `encoder.int8.onnx` if it passes `quantize_encoder`'s check; return the check, or why it was refused."
     from cellvae.encode import QuantizationRefused, quantize_encoder
+    from cellvae.vae import labels_of
     counts, labels = model.model_counts(adata), None
     if labels_key is not None:
-        y = adata.obs[labels_key]
-        keep = (y.notna() & (y.astype(str) != cfg.data.unlabeled_category)).to_numpy()
-        counts, labels = counts[keep], y[keep].astype(str).to_numpy()
+        y = labels_of(adata, labels_key, cfg.data.unlabeled_category)
+        keep = y.notna().to_numpy()
+        counts, labels = counts[keep], y[keep].to_numpy()
     try:
         return {"written": True, **quantize_encoder(run.encoder, counts, labels, max_f1_drop=cfg.encode.quantize_max_f1_drop,
                                                      seed=cfg.seed)}
