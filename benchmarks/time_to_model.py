@@ -4,7 +4,8 @@ Not a test: it prints a table. Each run is a whole child process, timed on the w
 imports, reading the data and choosing genes count for both tools:
 
 - cellvae: `cellvae train DATA --labels-key cell_type --seed N` with the shipped config (200 epochs at most, early
-  stopping with patience 20) and no machine profile; its default run also exports encoder.onnx and annotator.onnx.
+  stopping with patience 10 after the KL warm-up) and no machine profile; its default run also exports
+  encoder.onnx and annotator.onnx.
 - scvi-tools: `benchmarks/scvi_default.py` with /work/benchvenv's python: the same 2,000 seurat_v3 HVGs,
   `SCVI.setup_anndata(layer="counts")`, `SCVI(a).train()` with its defaults (400 epochs below 20,000 cells, no early
   stopping), `scvi.settings.seed = N`.

@@ -270,10 +270,11 @@ def train_vae(
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
                                     val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
                                     seconds=time.perf_counter() - te))
+            if epoch == kl_warmup_epochs: res.best_val_loss = float("inf")  # the first epoch at KL weight 1 starts afresh
             if val["loss"] < res.best_val_loss - min_delta:
                 res.best_val_loss, res.best_epoch, bad = val["loss"], epoch, 0
                 best_state = copy.deepcopy(module.state_dict())
-            else:
+            elif epoch >= kl_warmup_epochs:  # no early stop while the KL weight rises
                 bad += 1
             res.seconds = time.perf_counter() - t0
             last = epoch == max_epochs - 1 or bad >= patience or stop > 0
