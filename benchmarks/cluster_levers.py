@@ -7,7 +7,8 @@ against the cell types, mean over the seeds (number of clusters in brackets):
     python benchmarks/quality.py --skip-baselines --save-latents /tmp/latents      # the default model's latents
     python benchmarks/cluster_levers.py /tmp/latents --name default
 
-Rules (noise cells, where a rule leaves any, join their nearest clustered cell, as cellvae's `assign_noise`):
+Rules (noise cells, where a rule leaves any, join their Euclidean-nearest clustered cell; cellvae's `assign_noise`
+uses the mutual-reachability-nearest one, so its row here approximates cluster.onnx, whose own ARI is in quality.md):
 - leiden: `cellvae.eval.leiden_clusters` at resolution 0.5 and 1.0, and the better of the two for each run
   (the baseline of #13, which picks the resolution with the labels);
 - hdbscan: cellvae's rule (leaf selection, `min_cluster_size` 0.5% of the cells with a floor of 10,
@@ -31,7 +32,7 @@ DATASETS = ("pbmc3k", "pbmc68k", "atlas")
 
 
 def assign_noise(x, lab):
-    "Noise (-1) cells take the label of their nearest clustered cell."
+    "Noise (-1) cells take the label of their Euclidean-nearest clustered cell."
     from sklearn.neighbors import NearestNeighbors
     lab = lab.copy()
     if (lab < 0).any() and (lab >= 0).any():
