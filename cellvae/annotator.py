@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
-from .core import Files, InputError, atomic_path, genes_checksum, quiet_export
+from .core import Files, InputError, atomic_path, genes_checksum, quiet_export, shipped_proto
 from .model import VAE, LatentEncoder, TensorKeys
 
 # %% auto #0
@@ -95,7 +95,7 @@ def export_annotator(
         program = torch.onnx.export(annotator, (torch.zeros(2, n_genes),), dynamo=True, verbose=False,
                                     input_names=[TensorKeys.COUNTS], output_names=OUTPUTS,
                                     dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False)
-    proto = program.model_proto
+    proto = shipped_proto(program)
     props = dict(cellvae_version=__version__, n_genes=n_genes, latent_dim=annotator.weight.shape[1], labels=labels,
                  neighbors=annotator.neighbors, max_distance=annotator.max_distance, min_confidence=annotator.min_confidence,
                  n_reference=len(annotator.reference), genes_sha256=genes_checksum(genes), **(metadata or {}))

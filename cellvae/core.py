@@ -25,7 +25,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['OS_HINTS', 'CellvaeError', 'InputError', 'ConfigError', 'OutputError', 'RunFailed', 'temp_name', 'final_name',
            'atomic_path', 'os_error_message', 'save_npy', 'write_text', 'write_json', 'raise_on_sigterm',
-           'quiet_export', 'open_onnx', 'genes_checksum', 'Keys', 'Files']
+           'quiet_export', 'shipped_proto', 'open_onnx', 'genes_checksum', 'Keys', 'Files']
 
 # %% ../nbs/00b_core.ipynb #c005
 class CellvaeError(Exception):
@@ -156,6 +156,19 @@ def quiet_export():
             yield
     finally:
         for lg, level in zip(loggers, levels): lg.setLevel(level)
+
+def shipped_proto(program):
+    "The `ModelProto` of a `torch.onnx.export` result without torch's per-node debugging metadata (stack traces with local paths)."
+    model = program.model_proto
+    def strip(nodes):
+        for node in nodes:
+            del node.metadata_props[:]
+            for attr in node.attribute:  # the bodies of If and Loop nodes
+                if attr.HasField("g"): strip(attr.g.node)
+                for g in attr.graphs: strip(g.node)
+    strip(model.graph.node)
+    for f in model.functions: strip(f.node)
+    return model
 
 def open_onnx(
     path: str | os.PathLike,       # the model file a user passed

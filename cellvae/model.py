@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from torch import Tensor, nn
 
 from . import __version__
-from .core import InputError, atomic_path, genes_checksum, quiet_export
+from .core import InputError, atomic_path, genes_checksum, quiet_export, shipped_proto
 from .settings import defaults
 
 # %% auto #0
@@ -406,7 +406,7 @@ def _to_onnx(model: nn.Module, n_genes: int) -> onnx.ModelProto:
         program = torch.onnx.export(
             model, example, dynamo=True, input_names=[TensorKeys.COUNTS], output_names=[TensorKeys.LATENT],
             dynamic_shapes=({0: torch.export.Dim("batch")},), external_data=False, verbose=False)
-    return program.model_proto
+    return shipped_proto(program)
 
 # %% ../nbs/01_model.ipynb #c053
 def export_encoder(
