@@ -282,6 +282,7 @@ def train_clusters_cmd(
     min_samples: Annotated[Optional[int], typer.Option("--min-samples", min=1, help="HDBSCAN min_samples (default: a rule of the number of cells).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on a seeded uniform sample of N cells (default: the config's cluster.num_samples, 50,000); every cell is labelled by the model.")] = None,
     selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help="What HDBSCAN clusters: diffusion (the encodings' diffusion map; the default) or latent (the encodings themselves).")] = None,
     assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give the cells HDBSCAN calls noise the cluster of their nearest clustered cell (cellvae's rule); off: exactly hdbscan.approximate_predict, noise -1.")] = None,
     config: ConfigOpt = None,
 ):
@@ -291,7 +292,8 @@ def train_clusters_cmd(
     """
     from cellvae.pipeline import train_clusters_file
     cfg = _config(config, **{"cluster.min_cluster_size": min_cluster_size, "cluster.min_samples": min_samples,
-                             "cluster.selection": selection, "cluster.assign_noise": assign_noise})
+                             "cluster.selection": selection, "cluster.assign_noise": assign_noise,
+                             "cluster.space": space})
     p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples, seed=cfg.seed)
     err_console.print(f"Wrote {escape(str(p))}")
 

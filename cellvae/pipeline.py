@@ -323,7 +323,7 @@ def cluster_training_cells(
 def train_clusters_file(
     encodings: str | os.PathLike,       # encodings `.npy`
     cluster_onnx: str | os.PathLike,    # where to write `cluster.onnx`
-    params,                              # the config's cluster section (min_cluster_size, min_samples, selection, assign_noise, num_samples)
+    params,                              # the config's cluster section (space, min_cluster_size, min_samples, selection, assign_noise, num_samples)
     num_samples: int | None = None,      # fit on a seeded uniform sample of this many cells (default: `params.num_samples`)
     seed: int = defaults().seed,         # the sample's seed
 ) -> Path:
@@ -333,7 +333,7 @@ def train_clusters_file(
     x = load_encodings(encodings)
     x = x[cluster_training_cells(len(x), num_samples or params.num_samples, seed)]
     fit = fit_clusters(x, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
-                       selection=params.selection, assign_noise=params.assign_noise)
+                       selection=params.selection, assign_noise=params.assign_noise, space=params.space)
     return export_cluster_model(fit, cluster_onnx, metadata={"encodings": Path(encodings).name, "seed": seed})
 
 def cluster_file(
@@ -398,7 +398,7 @@ def run_pipeline(
         save_npy(run.encodings, z)
     with record.stage("train_clusters"):
         fit = fit_clusters(z[cluster_training_cells(len(z), c.num_samples, cfg.seed)], min_cluster_size=c.min_cluster_size,
-                           min_samples=c.min_samples, selection=c.selection, assign_noise=c.assign_noise)
+                           min_samples=c.min_samples, selection=c.selection, assign_noise=c.assign_noise, space=c.space)
         export_cluster_model(fit, run.cluster)
     with record.stage("cluster"):
         cluster_adata(adata, run.cluster, batch_size=c.batch_size)

@@ -102,6 +102,7 @@ class EncodeConfig:
 @dataclass(kw_only=True)
 class ClusterConfig:
     "HDBSCAN and the ONNX clustering model."
+    space: Literal["diffusion", "latent"]
     min_cluster_size: Optional[int] = _ge(2)
     min_samples: Optional[int] = _ge(1)
     selection: Literal["eom", "leaf"]

@@ -498,7 +498,7 @@ def two_pipelines(tmp_path_factory):
     runs = []
     for name in ("first", "second"):
         d = tmp_path_factory.mktemp(name)
-        synthetic_counts(n_cells=300, n_genes=80, seed=0).write_h5ad(d / "train.h5ad")
+        synthetic_counts(n_cells=300, n_genes=400, seed=0).write_h5ad(d / "train.h5ad")
         (d / "small.yaml").write_text(PIPELINE_YAML)
         r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "-o", "runs", "--run-id", "p", "-q", cwd=d)
         assert r.returncode == 0, r.stderr
@@ -587,7 +587,7 @@ def pipeline_disk_full(tmp_path_factory, two_pipelines):
     assert sizes[Path("adata.h5ad")] > 1.2 * others, sizes
     from cellvae.data import synthetic_counts
     d = tmp_path_factory.mktemp("pfull")
-    synthetic_counts(n_cells=300, n_genes=80, seed=0).write_h5ad(d / "train.h5ad")
+    synthetic_counts(n_cells=300, n_genes=400, seed=0).write_h5ad(d / "train.h5ad")
     (d / "small.yaml").write_text(PIPELINE_YAML)
     r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "-o", "runs", "--run-id", "p", "-q", cwd=d,
                 max_file_size=(others + sizes[Path("adata.h5ad")]) // 2)
