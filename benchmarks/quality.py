@@ -66,7 +66,7 @@ def onnx_clusters(z, y, cfg) -> dict:
     from cellvae.eval import cluster_agreement
     c = cfg.cluster
     fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
-                       assign_noise=c.assign_noise)
+                       assign_noise=c.assign_noise, space=c.space)
     with tempfile.TemporaryDirectory() as d:
         labels, _ = cluster(export_cluster_model(fit, Path(d) / "cluster.onnx"), z)
     a = cluster_agreement(labels, y)
