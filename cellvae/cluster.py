@@ -37,8 +37,8 @@ __all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'DiffusionMap
 SPACES = ("diffusion", "latent")
 
 def default_cluster_params(
-    n_cells: int,              # number of cells the clusters are fitted on
-    space: str = "diffusion",  # what HDBSCAN sees: the latent's diffusion map, or the latent itself
+    n_cells: int,                           # number of cells the clusters are fitted on
+    space: str = defaults().cluster.space,  # what HDBSCAN sees: 'diffusion' (the latent's diffusion map) or 'latent'
 ) -> dict:
     "HDBSCAN settings for a single-cell latent: leaf clusters of at least 2% of the cells on its diffusion map, 0.5% on the latent (10 to 500)."
     if n_cells < 1: raise InputError(f"n_cells={n_cells}: there are no cells to cluster; pass a non-empty latent.")
@@ -215,7 +215,7 @@ def _assign_noise(self: HDBSCANPredictor, x, core_q, labels):
 HDBSCANPredictor._neighbours, HDBSCANPredictor._lambda = _neighbours, _lambda
 HDBSCANPredictor._walk, HDBSCANPredictor._assign_noise = _walk, _assign_noise
 
-# %% ../nbs/04_cluster.ipynb #cb41b02
+# %% ../nbs/04_cluster.ipynb #c211862
 def _bandwidths(d, keep, n_neighbors: int, mean_dist: float, levels: int = 4, steps: int = 32):
     "umap's `smooth_knn_dist` over the kept distances of each row: `rho` (the nearest positive one) and `sigma`."
     inf = torch.full_like(d, math.inf)
@@ -346,7 +346,7 @@ def fit_clusters(
     min_samples: int | None = None,       # None: the default rule's, at most `min_cluster_size`
     selection: str | None = None,         # 'leaf' or 'eom'; None: the default rule's ('leaf')
     assign_noise: bool = True,            # label would-be noise too (see `HDBSCANPredictor`)
-    space: str = "diffusion",             # what HDBSCAN sees: 'diffusion' (the latent's diffusion map, see `DiffusionMap`) or 'latent'
+    space: str = defaults().cluster.space,  # what HDBSCAN sees: 'diffusion' (the latent's diffusion map, see `DiffusionMap`) or 'latent'
     **hdbscan_kwargs,                     # passed on to `hdbscan.HDBSCAN`
 ) -> ClusterFit:
     "Fit HDBSCAN to a latent (or its diffusion map) and return the predictor for new cells with the training labels."

@@ -498,6 +498,7 @@ def two_pipelines(tmp_path_factory):
     runs = []
     for name in ("first", "second"):
         d = tmp_path_factory.mktemp(name)
+        # 400 genes: adata.h5ad (0.5 MB) must outweigh every file written before it, cluster.onnx (0.2 MB) included
         synthetic_counts(n_cells=300, n_genes=400, seed=0).write_h5ad(d / "train.h5ad")
         (d / "small.yaml").write_text(PIPELINE_YAML)
         r = cellvae("pipeline", "train.h5ad", "--config", "small.yaml", "-o", "runs", "--run-id", "p", "-q", cwd=d)
