@@ -95,7 +95,7 @@ class HDBSCANPredictor(nn.Module):
                  assign_noise: bool = True,  # give would-be noise the label of its mutual-reachability-nearest clustered point
                  params: dict | None = None, # fit parameters, kept for the ONNX metadata
                  spare: int = 8,             # candidates beyond `k` from the ranking, re-ranked by exact distances
-                 space: DiffusionMap | None = None,  # maps the encodings to the points HDBSCAN was fitted on (None: the encodings)
+                 space: nn.Module | None = None,       # a `DiffusionMap`: maps the encodings to the points HDBSCAN was fitted on (None: the encodings)
                 ):
         super().__init__()
         n, width = tables.train.shape
@@ -125,7 +125,7 @@ class HDBSCANPredictor(nn.Module):
                      clusterer: hdbscan.HDBSCAN,  # fitted with `prediction_data=True` and the euclidean metric
                      *,
                      assign_noise: bool = True,   # see the class
-                     space: DiffusionMap | None = None,  # what the clusterer was fitted on, from the encodings (None: the encodings)
+                     space: nn.Module | None = None,  # a `DiffusionMap`: what the clusterer was fitted on, from the encodings (None: the encodings)
                     ) -> HDBSCANPredictor:
         "The predictor of a fitted `hdbscan.HDBSCAN`."
         try: clusterer.prediction_data_
