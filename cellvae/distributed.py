@@ -153,7 +153,7 @@ def _say(msg: str, quiet: bool):
 def _run_blocks(client, blocks, block: int, quiet: bool, verb: str, fn, *args) -> list:
     "`fn(block_data, first_row, *args)` on every chunk of the Dask array `blocks`, in the workers; results in row order."
     import dask
-    from distributed import as_completed
+    from distributed import as_completed, wait
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     tasks = [dask.delayed(fn, pure=False)(b, i * block, *args) for i, b in enumerate(blocks.to_delayed().ravel())]
@@ -166,7 +166,10 @@ def _run_blocks(client, blocks, block: int, quiet: bool, verb: str, fn, *args) -
         for fut in as_completed(futures):
             if fut.status == "error": break  # `gather` raises the worker's error, as the single-process path would
             bar.update(task, advance=min(block, n - first[fut.key]))
-    return client.gather(futures)
+    try: return client.gather(futures)
+    except Exception:  # one task failed: let the others end before the caller cleans up (none then writes into a removed output)
+        wait(futures)
+        raise
 
 # %% ../nbs/05c_distributed.ipynb #cbf5b21
 @contextmanager
