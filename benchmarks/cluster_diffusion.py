@@ -8,7 +8,7 @@ Not a test: it prints figures. Save the latents first, then run from the reposit
 The rules (each fitted on every cell, noise then given to the Euclidean-nearest clustered cell, as
 `cluster_levers.py` does; `cluster.onnx` assigns it by mutual reachability instead):
 - latent: HDBSCAN on the latent itself, leaf clusters of 0.5% of the cells (`fit_clusters(space="latent")`);
-- diffusion t=T mcs F: HDBSCAN on `cellvae.cluster.DiffusionMap`'s coordinates (20 components, 15 neighbours,
+- diffusion t=T mcs F: HDBSCAN on `cellvae.diffusion.DiffusionMap`'s coordinates (20 components, 15 neighbours,
   every cell placed by the Nystrom extension, as `cluster.onnx` does), scaled by lambda^T, leaf clusters of a
   fraction F of the cells; t=16 at 2% is `fit_clusters`' default.
 
@@ -58,7 +58,7 @@ def main():
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     from sklearn.metrics import adjusted_rand_score
-    from cellvae.cluster import DiffusionMap
+    from cellvae.diffusion import DiffusionMap
     scores = {}  # rule -> dataset -> [(ari, clusters)]
     for ds, z, y, n in [*latents(args.latents, args.name, args.seeds), *blobs()]:
         rules = {"latent, 0.5%": hdbscan_leaf(z, 0.005)}

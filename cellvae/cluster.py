@@ -8,7 +8,6 @@ Docs: https://cellvae.github.io/cellvae/cluster.html.md"""
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +17,19 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pandas as pd
-import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import eigsh
 from torch import nn
 
 from . import __version__
 from .core import ConfigError, Files, InputError, Keys, atomic_path, open_onnx, quiet_export, shipped_proto
+from .diffusion import DiffusionMap, knn, ranking
 from .settings import defaults
 
 from anndata import AnnData
 
 # %% auto #0
-__all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'DiffusionMap', 'check_encodings', 'ClusterFit',
-           'fit_clusters', 'export_cluster_model', 'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
+__all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_clusters',
+           'export_cluster_model', 'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
 
 # %% ../nbs/04_cluster.ipynb #c007
 SPACES = ("diffusion", "latent")
@@ -107,7 +105,7 @@ class HDBSCANPredictor(nn.Module):
         if not (tables.path_birth[:, 1:] <= tables.path_birth[:, :-1]).all(): raise ValueError("cluster births rise towards the root")
         self.assign_noise, self.params = assign_noise, dict(params or {}, assign_noise=assign_noise)
         f64 = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)
-        center, rank_w = _ranking(tables.train)
+        center, rank_w = ranking(tables.train)
         t = tables.train - center.numpy()
         self.register_buffer("center", center)
         self.register_buffer("rank_w", rank_w)
@@ -148,40 +146,10 @@ class HDBSCANPredictor(nn.Module):
         if self.assign_noise and self.n_clustered > 0: labels = self._assign_noise(x, core_q, labels)
         return labels, probs.to(torch.float32)
 
-# %% ../nbs/04_cluster.ipynb #c016
-def _sqrt(x: torch.Tensor) -> torch.Tensor:
-    "The correctly rounded square root of float64 `x >= 0`, from any square root within an ulp."
-    y = x.sqrt()
-    p = y * y
-    c = y * 134217729.0  # 2**27 + 1: Veltkamp's split of y into halves whose products are exact
-    hi = c - (c - y)
-    lo = y - hi
-    r = (x - p) - (((hi * hi - p) + 2 * hi * lo) + lo * lo)  # x - y², exactly
-    return torch.where(y > 0, y + r / (2 * y), y)
-
 # %% ../nbs/04_cluster.ipynb #c018
-def _ranking(points: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    "The centre of `points` and the float64 matrix that ranks them by distance to a query (see `_knn`)."
-    center = points.mean(0)
-    t = points - center
-    return torch.tensor(center, dtype=torch.float64), torch.tensor(np.hstack([-2 * t, (t * t).sum(1, keepdims=True)]).T.copy())
-
-def _knn(x, center, rank_w, points, n_candidates: int, k: int):
-    "The `k` nearest `points` to each row of `x`, ascending, at distances exact to sklearn's KD-tree."
-    # the cost of a cluster model: every query is scored against every training point, O(queries x training points)
-    # time, and a call holds a float64 (rows x training points) matrix: `cluster.batch_size` rows per onnxruntime call
-    # bound it, 1,024 x 50,000 x 8 bytes = 0.4 GB (also in `_assign_noise`, for the rows that are noise)
-    q = x - center
-    score = torch.cat([q, torch.ones_like(q[:, :1])], 1) @ rank_w  # |t|² - 2q·t: ranks like the distance
-    cand = torch.topk(score, n_candidates, dim=1, largest=False).indices
-    diff = x.unsqueeze(1) - points[cand]
-    dist = _sqrt(torch.cumsum(diff * diff, -1)[..., -1])  # summed left to right, as the KD-tree does
-    dist, order = torch.topk(dist, k, dim=1, largest=False)
-    return torch.gather(cand, 1, order), dist
-
 def _neighbours(self: HDBSCANPredictor, x):
     "The `k` nearest training points of each row, ascending, at distances exact to sklearn's KD-tree."
-    return _knn(x, self.center, self.rank_w, self.points, self.n_candidates, self.k)
+    return knn(x, self.center, self.rank_w, self.points, self.n_candidates, self.k)
 
 def _lambda(self: HDBSCANPredictor, idx, dist):
     "λ of each row and its mutual-reachability-nearest neighbour among the `k` (the first minimum wins)."
@@ -214,110 +182,6 @@ def _assign_noise(self: HDBSCANPredictor, x, core_q, labels):
 
 HDBSCANPredictor._neighbours, HDBSCANPredictor._lambda = _neighbours, _lambda
 HDBSCANPredictor._walk, HDBSCANPredictor._assign_noise = _walk, _assign_noise
-
-# %% ../nbs/04_cluster.ipynb #c211862
-def _bandwidths(d, keep, n_neighbors: int, mean_dist: float, levels: int = 4, steps: int = 32):
-    "umap's `smooth_knn_dist` over the kept distances of each row: `rho` (the nearest positive one) and `sigma`."
-    inf = torch.full_like(d, math.inf)
-    rho = torch.where(keep & (d > 0), d, inf).min(1, keepdim=True).values
-    rho = torch.where(torch.isinf(rho), torch.zeros_like(rho), rho)
-    gap = torch.where(keep, torch.clamp(d - rho, min=0.0), inf).unsqueeze(-1)  # excluded neighbours weigh exp(-inf) = 0
-    row_mean = torch.where(keep, d, torch.zeros_like(d)).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp(min=1)
-    scale = torch.where(rho > 0, row_mean, torch.full_like(rho, mean_dist)).clamp(min=torch.finfo(torch.float64).tiny)
-    # sum_j exp(-gap_j / sigma) = log2(n_neighbors) solved on log2(sigma / scale) in [-20, 20] by nested grids
-    # (32 steps, 4 levels: 4e-5 in log2 units), not umap's 64-step bisection: a few wide tensor ops export and run
-    # far faster than 64 unrolled steps, and the sum rises with sigma, so each grid brackets the root
-    lo, width, grid = torch.full_like(rho, -20.0), 40.0, torch.arange(steps + 1, dtype=torch.float64) / steps
-    for _ in range(levels):
-        sigma = scale * torch.exp2(lo + width * grid)                              # [rows, steps + 1]
-        below = (torch.exp(-gap / sigma.unsqueeze(1)).sum(1) <= math.log2(n_neighbors)).sum(1, keepdim=True)
-        lo = lo + width * torch.clamp(below - 1, 0, steps - 1) / steps          # the step that brackets the root
-        width = width / steps
-    floor = 1e-3 * scale  # umap's MIN_K_DIST_SCALE x the mean distance (the row's, or all rows' where rho is 0)
-    return rho, torch.maximum(scale * torch.exp2(lo + width / 2), floor)
-
-def _kept(dist):
-    "Neighbours that count: all but the first at distance 0 (the cell itself, when a training cell is queried)."
-    zero = dist == 0
-    return ~(zero & (torch.cumsum(zero.to(torch.int64), 1) == 1))
-
-def _weights(d, keep, rho, sigma):
-    "umap's edge weights `exp(-(d - rho) / sigma)` (1 within `rho`), 0 where not kept."
-    return torch.where(keep, torch.exp(-torch.clamp(d - rho, min=0.0) / sigma), torch.zeros_like(d))
-
-class DiffusionMap(nn.Module):
-    "Diffusion-map coordinates of a latent (scanpy's `tl.diffmap` on a umap-weighted graph), for new cells by the Nystrom extension."
-    def __init__(self,
-                 points: np.ndarray,   # (n, latent) the training cells
-                 tables: dict,         # from `DiffusionMap.fit`: rho, sigma, radius, degree, norm, coords, evals, mean_dist
-                 n_neighbors: int,     # neighbours of a cell in the graph, itself included
-                 time: int = 16,       # diffusion time t: coordinates are lambda^t phi
-                 spare: int = 8,       # candidates beyond the neighbours, as in `HDBSCANPredictor`
-                ):
-        super().__init__()
-        self.n_neighbors, self.time, self.latent_dim = n_neighbors, time, points.shape[1]
-        self.n_candidates, self.mean_dist = min(n_neighbors + spare, len(points)), float(tables["mean_dist"])
-        center, rank_w = _ranking(points)
-        self.register_buffer("center", center)
-        self.register_buffer("rank_w", rank_w)
-        self.register_buffer("points", torch.tensor(points, dtype=torch.float64))
-        for name in ("rho", "sigma", "radius", "degree", "norm", "coords", "evals"):
-            self.register_buffer(name, torch.tensor(tables[name], dtype=torch.float64))
-        self.params = dict(space="diffusion", diffusion_components=int(self.evals.shape[0]), diffusion_neighbors=n_neighbors,
-                           diffusion_time=time)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "The diffusion coordinates (float64) of the rows of `x`: `lambda^t` times the extended eigenvectors."
-        idx, d = _knn(x.to(torch.float64), self.center, self.rank_w, self.points, self.n_candidates, self.n_neighbors)
-        keep = _kept(d)
-        rho, sigma = _bandwidths(d, keep, self.n_neighbors, self.mean_dist)
-        a = _weights(d, keep, rho, sigma)  # the row's weights to its neighbours
-        b = _weights(d, keep & (d <= self.radius[idx]), self.rho[idx], self.sigma[idx])  # theirs back, where it is among their neighbours
-        w = a + b - a * b                                              # fuzzy union, as umap symmetrises
-        k = w / (w.sum(1, keepdim=True) * self.degree[idx])            # density normalisation
-        t = k / (torch.sqrt(k.sum(1, keepdim=True)) * self.norm[idx])  # D^-1/2 K D^-1/2
-        return (t.unsqueeze(-1) * self.coords[idx]).sum(1) * self.evals ** (self.time - 1)  # Nystrom: sum_j T(x, j) phi_j / lambda
-
-    @classmethod
-    def fit(cls,
-            encodings: np.ndarray,  # (cells, latent) the training cells
-            n_neighbors: int = 15,  # neighbours of a cell in the graph, itself included (scanpy's default)
-            n_components: int = 20, # coordinates kept (the trivial first eigenvector is dropped)
-            time: int = 16,         # diffusion time (see the class)
-            spare: int = 8,         # see the class
-           ) -> DiffusionMap:
-        "Fit the map on `encodings`: the umap-weighted neighbour graph, its normalised kernel and leading eigenvectors."
-        x = np.asarray(encodings, dtype=np.float64)
-        n = len(x)
-        if n <= max(n_neighbors + spare, n_components + 2):
-            raise InputError(f"encodings: {n} cells are too few for a diffusion map of {n_components} components over "
-                             f"{n_neighbors} neighbours; pass more cells, or cluster the latent itself (space='latent'; on the command line, --space latent).")
-        center, rank_w = _ranking(x)
-        points = torch.tensor(x)
-        with torch.no_grad():  # in chunks of 1,024 cells, as queries are: memory stays chunk x cells
-            idx, d = (torch.cat(p) for p in zip(*[_knn(points[s:s + 1024], center, rank_w, points, n_neighbors + spare, n_neighbors)
-                                                  for s in range(0, n, 1024)]))
-        keep = _kept(d)
-        mean_dist = float(d[keep].mean())
-        rho, sigma = (torch.cat(p) for p in zip(*[_bandwidths(d[s:s + 1024], keep[s:s + 1024], n_neighbors, mean_dist)
-                                                  for s in range(0, n, 1024)]))
-        A = sp.csr_matrix((_weights(d, keep, rho, sigma).numpy().ravel(), (np.repeat(np.arange(n), n_neighbors), idx.numpy().ravel())),
-                          shape=(n, n))
-        W = A + A.T - A.multiply(A.T)
-        degree = np.asarray(W.sum(1)).ravel()
-        K = sp.diags(1 / degree) @ W @ sp.diags(1 / degree)
-        norm = np.sqrt(np.asarray(K.sum(1)).ravel())
-        evals, vecs = eigsh(sp.diags(1 / norm) @ K @ sp.diags(1 / norm), k=n_components + 1, which="LA", v0=np.ones(n))
-        order = np.argsort(-evals)[1:]
-        radius = torch.where(keep, d, torch.zeros_like(d)).max(1).values
-        tables = dict(rho=rho.squeeze(1).numpy(), sigma=sigma.squeeze(1).numpy(), radius=radius.numpy(), degree=degree,
-                      norm=norm, coords=vecs[:, order], evals=evals[order], mean_dist=mean_dist)
-        return cls(x, tables, n_neighbors, time, spare)
-
-    def transform(self, encodings: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        "The coordinates of `encodings` (float64), in chunks of `batch_size` rows."
-        x = torch.as_tensor(np.asarray(encodings, dtype=np.float64))
-        with torch.no_grad(): return torch.cat([self(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]).numpy()
 
 # %% ../nbs/04_cluster.ipynb #c026
 def check_encodings(x, what: str = "encodings") -> np.ndarray:
