@@ -72,6 +72,7 @@ class ModelConfig:
     norm: Literal["batch", "layer", "none"]
     likelihood: Literal["nb", "zinb", "gaussian"]
     input_transform: Literal["lognorm", "log1p"]
+    input_target_sum: Optional[float] = _gt(0)
     classifier: bool
     classification_weight: float = _ge(0)
     decoder: Literal["nonlinear", "linear"]

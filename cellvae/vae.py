@@ -27,7 +27,7 @@ from .annotator import Annotator, export_annotator
 from .eval import category_order, label_metrics
 from .model import VAE, export_encoder
 from .settings import defaults
-from .stream import StreamAdapter, is_backed
+from .stream import StreamAdapter, is_backed, read_cells
 from .train import TrainResult, seed_everything, train_vae
 
 # %% auto #0
@@ -45,6 +45,18 @@ def labels_of(
     return out.where(out != unlabeled_category)
 
 # %% ../nbs/02a_vae.ipynb #c008
+def _library_median(adata: ad.AnnData, layer: str | None, genes: Sequence[str], seed: int, max_cells: int = 10_000) -> float:
+    "The median over cells with counts of their counts in `genes` (over a seeded sample of `max_cells` cells above that)."
+    n = adata.n_obs
+    cells = np.arange(n) if n <= max_cells else np.sort(np.random.default_rng(seed).choice(n, max_cells, replace=False))
+    cols = adata.var_names.get_indexer(genes)
+    X = read_cells(adata, cells).layers[Keys.COUNTS] if is_backed(adata) else counts_of(adata, layer)[cells]
+    lib = np.asarray(X[:, cols].sum(1), dtype=np.float64).ravel()
+    if not (lib > 0).any():
+        raise InputError(f"adata: none of its {n:,} cells has counts in the model's {len(genes):,} genes; check that `layer` "
+                         "holds raw counts and that the cells were not filtered to empty.")
+    return float(np.median(lib[lib > 0]))
+
 class CellVAE:
     "An scVI-style VAE bound to an AnnData of raw counts."
     def __init__(
@@ -61,7 +73,8 @@ class CellVAE:
         norm: str = defaults().model.norm,                                 # batch | layer | none
         likelihood: str = defaults().model.likelihood,                     # zinb (scVI's default) | nb | gaussian
         decoder: str = defaults().model.decoder,                           # nonlinear (scVI's) | linear (LDVAE's: `get_loadings` gives its gene programs)
-        input_transform: str = defaults().model.input_transform,           # encoder input: lognorm (log1p of counts per 10,000) or log1p
+        input_transform: str = defaults().model.input_transform,           # encoder input: lognorm (log1p of counts per `input_target_sum`) or log1p
+        input_target_sum: float | None = defaults().model.input_target_sum,  # lognorm's counts per cell; None: the cells' median over the model's genes
         classifier: bool = defaults().model.classifier,                    # semi-supervised: a classifier on the latent learns `labels_key`
         classification_weight: float = defaults().model.classification_weight,  # its cross-entropy's weight in the loss
         unlabeled_category: str = defaults().data.unlabeled_category,      # the label meaning "not labelled" (missing values too)
@@ -82,14 +95,18 @@ class CellVAE:
         else: self.label_categories = category_order(labels_of(adata, labels_key, unlabeled_category).dropna()) if classifier else []
         if classifier and len(self.label_categories) < 2:
             raise InputError(f"adata: obs column `{labels_key}` has {len(self.label_categories)} labelled class; the classifier needs at least two.")
+        if input_transform == "lognorm" and input_target_sum is None:  # resolved once: saved, loaded and exported as a number
+            input_target_sum = _library_median(adata, layer, self.genes, seed)
         self.init_params = dict(layer=layer, batch_key=batch_key, labels_key=labels_key, mask_var=mask_var,
                                 hidden_dims=list(hidden_dims), latent_dim=latent_dim, dropout=dropout, norm=norm,
-                                likelihood=likelihood, decoder=decoder, input_transform=input_transform, classifier=classifier,
+                                likelihood=likelihood, decoder=decoder, input_transform=input_transform,
+                                input_target_sum=input_target_sum, classifier=classifier,
                                 classification_weight=classification_weight, unlabeled_category=unlabeled_category, seed=seed)
         seed_everything(seed)
         self.module = VAE(len(self.genes), n_batches=len(self.batch_categories), hidden_dims=hidden_dims,
                           latent_dim=latent_dim, dropout=dropout, norm=norm, likelihood=likelihood,
-                          input_transform=input_transform, n_labels=len(self.label_categories) if classifier else 0,
+                          input_transform=input_transform, input_target_sum=input_target_sum,
+                          n_labels=len(self.label_categories) if classifier else 0,
                           classification_weight=classification_weight, decoder=decoder)
         self.history: TrainResult | None = None
 
@@ -104,7 +121,7 @@ class CellVAE:
         m = cfg.model
         return cls(adata, Keys.COUNTS, batch_key, labels_key, mask_var=Keys.HVG, hidden_dims=m.hidden_dims, latent_dim=m.latent_dim,
                    dropout=m.dropout, norm=m.norm, likelihood=m.likelihood, decoder=m.decoder, input_transform=m.input_transform,
-                   classifier=m.classifier and labels_key is not None, classification_weight=m.classification_weight,
+                   input_target_sum=m.input_target_sum, classifier=m.classifier and labels_key is not None, classification_weight=m.classification_weight,
                    unlabeled_category=cfg.data.unlabeled_category, seed=cfg.seed)
 
 # %% ../nbs/02a_vae.ipynb #c013
@@ -263,7 +280,8 @@ def load(cls: CellVAE, path: str | os.PathLike, adata: ad.AnnData | None = None)
         if not (d / f).is_file(): raise InputError(f"{d}: no {f}; pass a model folder written by CellVAE.save.")
     try: meta = json.loads((d / Files.MODEL_PARAMS).read_text())
     except json.JSONDecodeError: raise InputError(f"{d / Files.MODEL_PARAMS}: not valid JSON; the model folder is damaged.") from None
-    p, genes = {"decoder": "nonlinear", **meta["init_params"]}, list(meta["genes"])  # models saved before the linear decoder: nonlinear
+    # models saved before the linear decoder: nonlinear; before the median input scale: counts per 10,000
+    p, genes = {"decoder": "nonlinear", "input_target_sum": 1e4, **meta["init_params"]}, list(meta["genes"])
     empty = sp.csr_matrix((0, len(genes)), dtype=np.float32)
     stub = ad.AnnData(X=empty, var=pd.DataFrame(index=genes), layers={Keys.COUNTS: empty.copy()})
     obj = cls(stub, **{**p, "layer": Keys.COUNTS, "batch_key": None, "labels_key": None, "mask_var": None},

@@ -4,16 +4,16 @@ One seed is not a gate: across seeds (and across machines, whose float kernels m
 default model's kNN F1-macro spreads by about +-0.011 (sd; seeds 0-5: 0.881-0.914). The test averages three seeds,
 whose mean has an sd of about 0.006, and compares it with PCA-10 (scanpy's standard path: log-normalised, scaled,
 PCA), scored on the same cells with the same folds. Measured (benchmarks/quality.py, seeds 0-2): cellvae kNN
-0.899, logistic regression 0.926 (0.900 and 0.924 with patience 20); PCA-10 0.934 and 0.936. The margins are
-that gap plus about three sd of the three-seed mean, so a change that costs the latent a few hundredths fails
-here, whatever the machine.
+0.908, logistic regression 0.918 (with the encoder's input at counts per 10,000, before December 2026: 0.899 and
+0.926); PCA-10 0.934 and 0.936. The margins are that gap plus about three sd of the three-seed mean, so a change
+that costs the latent a few hundredths fails here, whatever the machine.
 """
 import numpy as np
 import pytest
 
 from cellvae.eval import annotation_scores
 
-KNN_MARGIN, LOGREG_MARGIN = 0.05, 0.03
+KNN_MARGIN, LOGREG_MARGIN = 0.045, 0.03
 
 
 def _pca10(adata):

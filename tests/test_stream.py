@@ -14,7 +14,7 @@ import torch
 
 from cellvae.data import DataAdapter, counts_memory, preprocess, synthetic_atlas, synthetic_counts, write_h5ad
 from cellvae.model import VAE
-from cellvae.stream import CountsReader, StreamAdapter, read_backed, seurat_v3_genes, stream_memory
+from cellvae.stream import CountsReader, StreamAdapter, read_backed, read_cells, seurat_v3_genes, stream_memory
 from cellvae.train import seed_everything, train_vae
 
 torch.set_num_threads(1)
@@ -149,6 +149,8 @@ def test_cellvae_bound_to_a_backed_file_trains_streamed(tmp_path):
     a = read_backed(path)
     preprocess_streamed(a, n_top_genes=60, chunk_size=40)
     m = CellVAE(a, labels_key="cell_type")
+    in_memory = read_cells(a, np.arange(a.n_obs))  # the encoder's input scale, read off disk, is the one in memory
+    assert m.init_params["input_target_sum"] == CellVAE(in_memory).init_params["input_target_sum"] > 0
     h = m.train(max_epochs=2, batch_size=64, progress=False, chunk_size=40, shuffle_buffer=2)
     assert m.data_info["streamed"] and m.data_info["num_hvgs"] == 60 and np.isfinite(h.best_val_loss)
     with pytest.raises(InputError, match="read_cells"): m.get_latent()
