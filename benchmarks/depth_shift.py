@@ -1,9 +1,9 @@
-"""Does the encoder's input keep cell types apart when a new sample is sequenced at another depth?
+"""Does a trained model keep cell types apart when a new sample is sequenced at another depth?
 
 Not a test: it prints figures. Run from the repository root (pbmc3k needs ../shared/data/pbmc3k):
 
-    python benchmarks/depth_shift.py                          # every dataset, seeds 0-2, the three inputs
-    python benchmarks/depth_shift.py --datasets pbmc68k --seeds 0 --inputs lognorm-median log1p
+    python benchmarks/depth_shift.py                          # every dataset, seeds 0-2, the four variants
+    python benchmarks/depth_shift.py --datasets pbmc68k --seeds 0 --variants default log1p
     python benchmarks/depth_shift.py --json benchmarks/results/depth-shift-rows.jsonl
 
 The situation it measures: a model trained on one lab's sample encodes another lab's, sequenced shallower or
@@ -14,13 +14,15 @@ probability, seeded), as a shallower run of the same cells would be. A second mo
 to 1/4 and encodes the query at 1/4, 1/2 and full depth: query cells 2x and 4x deeper than the training data.
 
 Scores: a kNN (k=15) and a logistic-regression classifier fitted on the reference's latent and labels label the
-query's latent; F1-macro over the query's cells. A depth-blind input keeps its score when the query's depth moves.
+query's latent; F1-macro over the query's cells. A depth-robust model keeps its score when the query's depth moves.
 
-Encoder inputs (`model.input_transform` and `model.input_target_sum`; the rest of the config is the default):
-- lognorm-median: log1p(counts / library x m), m the reference's median library over the model's genes, as
-  scanpy's `normalize_total` does without a target (cellvae's default since December 2026);
-- lognorm-1e4: log1p(counts / library x 10,000), cellvae's default before;
-- log1p: log1p(counts), scVI's.
+Variants (the rest of the config is the default):
+- default: the encoder reads log1p(counts / library x m), m the reference's median library over the model's genes
+  (`model.input_target_sum: null`, as scanpy's `normalize_total` without a target), and training thins half of
+  each batch's cells to a depth between 1/4 and 1 (`train.depth_augmentation: 0.5`; see the train notebook);
+- median: the same input, without depth augmentation;
+- 1e4: log1p(counts / library x 10,000), without depth augmentation (cellvae's default before December 2026);
+- log1p: log1p(counts), scVI's input, without depth augmentation.
 """
 import argparse
 import json
@@ -36,9 +38,10 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import DATASETS, load  # noqa: E402
 
-INPUTS = {"lognorm-median": {"model.input_transform": "lognorm"},
-          "lognorm-1e4": {"model.input_transform": "lognorm", "model.input_target_sum": 1e4},
-          "log1p": {"model.input_transform": "log1p"}}
+VARIANTS = {"default": {},
+            "median": {"train.depth_augmentation": 0},
+            "1e4": {"model.input_target_sum": 1e4, "train.depth_augmentation": 0},
+            "log1p": {"model.input_transform": "log1p", "train.depth_augmentation": 0}}
 QUERY_DEPTHS = {1.0: (1.0, 0.5, 0.25), 0.25: (0.25, 0.5, 1.0)}  # reference depth: query depths
 
 
@@ -57,10 +60,10 @@ def halves(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return train_test_split(np.arange(len(y)), test_size=0.5, stratify=y, random_state=seed)
 
 
-def model_for(adata, seed: int, transform: str):
+def model_for(adata, seed: int, variant: str):
     import cellvae
     from cellvae.settings import load_config
-    cfg = load_config(env={}, profile=False, overrides={"seed": seed, **INPUTS[transform]})
+    cfg = load_config(env={}, profile=False, overrides={"seed": seed, **VARIANTS[variant]})
     return cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type"), cfg
 
 
@@ -93,15 +96,15 @@ def run(args) -> list[dict]:
                 a_ref = adata[ref].copy()
                 a_ref.layers["counts"] = thin(counts[ref], ref_depth, rng)
                 q = {d: thin(counts[query], d, rng) for d in q_depths}
-                for transform in args.inputs:
+                for variant in args.variants:
                     t = time.perf_counter()
-                    model, mcfg = model_for(a_ref, seed, transform)
+                    model, mcfg = model_for(a_ref, seed, variant)
                     hist = model.train_from_config(mcfg, progress=False)
                     zr = model.get_latent()
                     for d in q_depths:
                         a_q = adata[query].copy()
                         a_q.layers["counts"] = q[d]
-                        row = dict(dataset=name, input=transform, seed=seed, reference_depth=ref_depth, query_depth=d,
+                        row = dict(dataset=name, variant=variant, seed=seed, reference_depth=ref_depth, query_depth=d,
                                    epochs=hist.epochs, seconds=round(time.perf_counter() - t, 1),
                                    **transfer(zr, y[ref], model.get_latent(a_q), y[query], seed))
                         rows.append(row)
@@ -110,20 +113,20 @@ def run(args) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    "Mean over seeds of the query's kNN / logreg F1 per dataset, input and reference depth, at each query depth."
+    "Mean over seeds of the query's kNN / logreg F1 per dataset, variant and reference depth, at each query depth."
     df = pd.DataFrame(rows)
     out = []
     for ref_depth, q_depths in QUERY_DEPTHS.items():
         d0 = df[df["reference_depth"] == ref_depth]
         if d0.empty: continue
         head = " | ".join(f"query x{q / ref_depth:g}" for q in q_depths)
-        out += [f"\nreference at depth {ref_depth:g}", f"| dataset | input | {head} | largest drop |",
+        out += [f"\nreference at depth {ref_depth:g}", f"| dataset | variant | {head} | largest drop |",
                 "|---|---|" + "---|" * (len(q_depths) + 1)]
-        for (name, transform), d in d0.groupby(["dataset", "input"], sort=False):
+        for (name, variant), d in d0.groupby(["dataset", "variant"], sort=False):
             m = d.groupby("query_depth")[["knn_f1", "logreg_f1"]].mean()
             drop = (m.loc[ref_depth] - m).max()
             cells = " | ".join(f"{m.loc[q, 'knn_f1']:.3f} / {m.loc[q, 'logreg_f1']:.3f}" for q in q_depths)
-            out.append(f"| {name} | {transform} | {cells} | {drop['knn_f1']:.3f} / {drop['logreg_f1']:.3f} |")
+            out.append(f"| {name} | {variant} | {cells} | {drop['knn_f1']:.3f} / {drop['logreg_f1']:.3f} |")
     return "\n".join(out)
 
 
@@ -131,7 +134,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--json", help="also write every row to this file (JSON lines)")
     args = ap.parse_args()

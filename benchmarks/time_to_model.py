@@ -106,7 +106,11 @@ def run_cellvae(data, adata, seed, args, work: Path) -> dict:
            "--run-id", run_id, "--overwrite"]
     if args.cellvae_max_epochs: cmd += ["--max-epochs", args.cellvae_max_epochs]
     log = work / f"cellvae-{run_id}.log"
-    wall, rss, rc = run_child(cmd, child_env(args.threads), work, log)
+    env = child_env(args.threads)
+    for kv in args.cellvae_set:  # section.key=value -> CELLVAE_SECTION__KEY=value
+        key, value = kv.split("=", 1)
+        env["CELLVAE_" + key.upper().replace(".", "__")] = value
+    wall, rss, rc = run_child(cmd, env, work, log)
     if rc: return {"wall": wall, "rss": rss, "error": f"exit {rc}, see {log}"}
     run = work / "runs" / run_id
     epochs = json.loads((run / "metrics.json").read_text())["train"]["epochs"]
@@ -184,6 +188,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="torch threads of every child")
     ap.add_argument("--cells", type=int, default=20_000, help="cells of the synthetic set (smaller only for smoke tests)")
     ap.add_argument("--cellvae-max-epochs", type=int, default=None, help="override cellvae's max epochs (smoke tests only)")
+    ap.add_argument("--cellvae-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a cellvae config override for its children, e.g. train.depth_augmentation=0")
     ap.add_argument("--scvi-max-epochs", type=int, default=None, help="override scvi's max epochs (smoke tests only)")
     ap.add_argument("--scvi-python", default=str(BENCH_PYTHON if BENCH_PYTHON.exists() else sys.executable),
                     help="a python with scvi-tools (default: /work/benchvenv's)")

@@ -91,8 +91,8 @@ def log_normalize(
     target_sum: float = 1e4,    # counts per cell after scaling
 ) -> Tensor:
     "`log1p` of counts scaled to `target_sum` per cell."
-    # one multiplication of the counts by a per-cell factor, not a division and a multiplication: 0.8 ms of the ONNX
-    # encoder's 17 ms on 1,024 x 2,000 counts
+    # one multiplication of the counts by a per-cell factor, not a division and a multiplication: on 1,024 x 2,000
+    # counts at one thread, 4.9 ms instead of 5.2 in onnxruntime, 2.3 instead of 3.0 in torch
     return torch.log1p(counts * (target_sum / counts.sum(-1, keepdim=True).clamp(min=1)))
 
 # %% ../nbs/01_model.ipynb #c017

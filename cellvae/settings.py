@@ -87,6 +87,8 @@ class TrainConfig:
     patience: int = _ge(1)
     min_delta: float = _ge(0)
     kl_warmup_epochs: int = _ge(0)
+    depth_augmentation: float = _between(0, 1)
+    depth_augmentation_min: float = _between(0, 1)
     checkpoint_every: int = _ge(1)
     checkpoint_seconds: float = _ge(0)
     threads: Optional[int] = _ge(1)

@@ -8,6 +8,7 @@ Docs: https://cellvae.github.io/cellvae/train.html.md"""
 from __future__ import annotations
 
 import copy
+import math
 import os
 import random
 import signal
@@ -28,9 +29,9 @@ from .model import VAE
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['seed_everything', 'kl_weight', 'TrainResult', 'distributed_rank', 'is_main_process', 'init_distributed',
-           'broadcast_object', 'barrier', 'all_sum', 'validation_loss', 'save_checkpoint', 'load_checkpoint',
-           'train_vae']
+__all__ = ['seed_everything', 'kl_weight', 'thin_counts', 'TrainResult', 'distributed_rank', 'is_main_process',
+           'init_distributed', 'broadcast_object', 'barrier', 'all_sum', 'validation_loss', 'save_checkpoint',
+           'load_checkpoint', 'train_vae']
 
 # %% ../nbs/02_train.ipynb #c006
 def seed_everything(seed: int):
@@ -45,6 +46,24 @@ def seed_everything(seed: int):
 def kl_weight(epoch: int, warmup_epochs: int) -> float:
     "The KL weight at `epoch` (0-based): linear from 0 to 1 over `warmup_epochs`, then 1."
     return 1.0 if warmup_epochs <= 0 else min(1.0, epoch / warmup_epochs)
+
+# %% ../nbs/02_train.ipynb #2b269fa8
+def thin_counts(
+    counts: torch.Tensor,    # raw counts [cells, genes]
+    share: float = defaults().train.depth_augmentation,       # the share of cells thinned (each independently)
+    lowest: float = defaults().train.depth_augmentation_min,  # the shallowest depth: p is log-uniform in [lowest, 1]
+    nonzero: tuple[torch.Tensor, torch.Tensor] | None = None,  # (rows, columns) of the non-zero counts, if known
+) -> torch.Tensor:
+    "A copy of `counts` in which `share` of the cells are binomially thinned, as if sequenced to a depth `p` of theirs."
+    n = counts.shape[0]
+    chosen = torch.rand(n, device=counts.device) < share
+    p = torch.exp(torch.rand(n, device=counts.device) * math.log(lowest))
+    rows, cols = torch.nonzero(counts, as_tuple=True) if nonzero is None else nonzero
+    keep = chosen[rows]
+    rows, cols = rows[keep], cols[keep]
+    out = counts.clone()
+    out[rows, cols] = torch.binomial(counts[rows, cols], p[rows])
+    return out
 
 # %% ../nbs/02_train.ipynb #c011
 @dataclass
@@ -195,6 +214,8 @@ def train_vae(
     patience: int = defaults().train.patience,              # epochs without improvement before stopping
     min_delta: float = defaults().train.min_delta,          # the validation improvement that counts
     kl_warmup_epochs: int = defaults().train.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
+    depth_augmentation: float = defaults().train.depth_augmentation,  # share of each batch's cells thinned (`thin_counts`; 0: none)
+    depth_augmentation_min: float = defaults().train.depth_augmentation_min,  # the shallowest depth they are thinned to
     threads: int | None = None,       # torch threads (None leaves torch's setting)
     device: str = "cpu",              # cpu or cuda
     autocast: bool = False,           # mixed precision (`Runtime.autocast`: on CUDA with enough memory)
@@ -209,6 +230,9 @@ def train_vae(
     # seeding is the caller's: `seed_everything` before building the module fixes its initial weights too
     if max_epochs < 1: raise InputError(f"`max_epochs` must be at least 1, not {max_epochs}.")
     if checkpoint_every < 1: raise InputError(f"`checkpoint_every` must be at least 1, not {checkpoint_every}.")
+    if not 0 <= depth_augmentation <= 1: raise InputError(f"`depth_augmentation` is a share of cells, from 0 to 1, not {depth_augmentation}.")
+    if not 0 < depth_augmentation_min <= 1:
+        raise InputError(f"`depth_augmentation_min` is a depth above 0 and at most 1, not {depth_augmentation_min}.")
     rank, world = distributed_rank()
     ddp = world > 1 if distributed is None else distributed
     if ddp and not dist.is_initialized(): raise InputError("`distributed=True` needs a process group; start with torchrun (see `init_distributed`).")
@@ -254,8 +278,10 @@ def train_vae(
             sums, n, ce = np.zeros(3), 0, []
             for b in (data.train_batches(epoch, rank=rank, world_size=world) if ddp else data.train_batches(epoch)):
                 b = _to(b, device)
+                counts = b["counts"] if not depth_augmentation else \
+                    thin_counts(b["counts"], depth_augmentation, depth_augmentation_min, b.get("nonzero"))
                 with amp:
-                    out = net(b["counts"], b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"), labels=b.get("labels"))
+                    out = net(counts, b.get("batch_index"), kl_weight=w, nonzero=b.get("nonzero"), labels=b.get("labels"))
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(out.loss).backward()
                 scaler.step(opt)

@@ -169,6 +169,8 @@ def train(
     patience: int = _T.patience,              # epochs without validation improvement before stopping
     min_delta: float = _T.min_delta,          # the improvement that counts
     kl_warmup_epochs: int = _T.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
+    depth_augmentation: float = _T.depth_augmentation,  # share of each batch's cells thinned to a shallower depth (see `train_vae`)
+    depth_augmentation_min: float = _T.depth_augmentation_min,  # the shallowest depth they are thinned to
     val_fraction: float = defaults().data.val_fraction,  # cells held out for early stopping
     threads: int | None = _T.threads,         # torch threads (None: torch's setting)
     device: str = _T.device,                  # auto (CUDA where torch sees a GPU) | cpu | cuda
@@ -194,7 +196,8 @@ def train(
     self.data_info, self.train_idx, self.val_idx = data.dataset_info(), data.train_idx, data.val_idx
     try:
         self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-                                 patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs, threads=threads,
+                                 patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs,
+                                 depth_augmentation=depth_augmentation, depth_augmentation_min=depth_augmentation_min, threads=threads,
                                  device=device, autocast=autocast, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                                  checkpoint_seconds=checkpoint_seconds, resume=resume, progress=progress)
     finally:
@@ -208,6 +211,7 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
     t = cfg.train
     kw = dict(max_epochs=t.max_epochs, batch_size=runtime.batch_size if runtime else t.batch_size, learning_rate=t.learning_rate,
               weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta, kl_warmup_epochs=t.kl_warmup_epochs,
+              depth_augmentation=t.depth_augmentation, depth_augmentation_min=t.depth_augmentation_min,
               checkpoint_every=t.checkpoint_every, checkpoint_seconds=t.checkpoint_seconds,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
               chunk_size=cfg.data.chunk_size, shuffle_buffer=cfg.data.shuffle_buffer,

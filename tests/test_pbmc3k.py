@@ -4,8 +4,8 @@ One seed is not a gate: across seeds (and across machines, whose float kernels m
 default model's kNN F1-macro spreads by about +-0.011 (sd; seeds 0-5: 0.881-0.914). The test averages three seeds,
 whose mean has an sd of about 0.006, and compares it with PCA-10 (scanpy's standard path: log-normalised, scaled,
 PCA), scored on the same cells with the same folds. Measured (benchmarks/quality.py, seeds 0-2): cellvae kNN
-0.908, logistic regression 0.918 (with the encoder's input at counts per 10,000, before December 2026: 0.899 and
-0.926); PCA-10 0.934 and 0.936. The margins are that gap plus about three sd of the three-seed mean, so a change
+0.911, logistic regression 0.924 (before the median input scale and depth augmentation of December 2026: 0.899
+and 0.926); PCA-10 0.934 and 0.936. The margins are that gap plus about three sd of the three-seed mean, so a change
 that costs the latent a few hundredths fails here, whatever the machine.
 """
 import numpy as np
