@@ -95,18 +95,19 @@ def run(args) -> list[dict]:
                 rng = np.random.default_rng([seed, int(ref_depth * 100)])
                 a_ref = adata[ref].copy()
                 a_ref.layers["counts"] = thin(counts[ref], ref_depth, rng)
-                q = {d: thin(counts[query], d, rng) for d in q_depths}
+                q = {}
+                for d in q_depths:  # the query at each depth, built once for every variant
+                    q[d] = adata[query].copy()
+                    q[d].layers["counts"] = thin(counts[query], d, rng)
                 for variant in args.variants:
                     t = time.perf_counter()
                     model, mcfg = model_for(a_ref, seed, variant)
                     hist = model.train_from_config(mcfg, progress=False)
                     zr = model.get_latent()
                     for d in q_depths:
-                        a_q = adata[query].copy()
-                        a_q.layers["counts"] = q[d]
                         row = dict(dataset=name, variant=variant, seed=seed, reference_depth=ref_depth, query_depth=d,
                                    epochs=hist.epochs, seconds=round(time.perf_counter() - t, 1),
-                                   **transfer(zr, y[ref], model.get_latent(a_q), y[query], seed))
+                                   **transfer(zr, y[ref], model.get_latent(q[d]), y[query], seed))
                         rows.append(row)
                         print(json.dumps(row), flush=True)
     return rows
