@@ -195,7 +195,9 @@ def _run_and_config(config, overrides: dict, output_dir, run_id, overwrite: bool
     run = RunPaths(resume)
     if not run.config.is_file():
         raise CellvaeError(f"{resume}: not a cellvae run folder (no config.used.yaml); pass the folder of a run that failed or was interrupted.")
-    return run, _config(config or run.config, **overrides)  # the model must be the one in the checkpoint
+    if config is not None: return run, _config(config, **overrides)
+    from cellvae.settings import load_run_config
+    return run, load_run_config(run.config, overrides=overrides)  # the model must be the one in the checkpoint
 
 def _print_table(title: str, rows: dict):
     from rich.table import Table

@@ -30,9 +30,9 @@ from .core import ConfigError, write_text
 __all__ = ['SEED_MAX', 'PROFILE_KEYS', 'RETIRED_PROFILE_KEYS', 'PathsConfig', 'DataConfig', 'ModelConfig', 'TrainConfig',
            'EncodeConfig', 'ClusterConfig', 'AnnotateConfig', 'EvalConfig', 'VizConfig', 'ExplainConfig',
            'ArtifactsConfig', 'Config', 'coerce', 'parse_text', 'from_dict', 'default_config_dict', 'defaults',
-           'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'Profile', 'gpu_batch_size',
-           'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides', 'Runtime',
-           'resolve_runtime']
+           'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'load_run_config', 'Profile',
+           'gpu_batch_size', 'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides',
+           'Runtime', 'resolve_runtime']
 
 # %% ../nbs/00a_settings.ipynb #c005
 def _ge(n): return field(metadata={"ge": n})
@@ -404,6 +404,27 @@ def dump_config(cfg: Config) -> str:
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:
     "Write `cfg` to `path` as YAML, atomically."
     return write_text(path, dump_config(cfg))
+
+# keys added after run folders were first written, with the value that a run written without them trained with
+_BEFORE_KEY = {
+    "model.input_target_sum": lambda d: (d.get("data") or {}).get("target_sum", 1e4),  # December 2026: the median library
+    "train.depth_augmentation": lambda d: 0.0,                                        # December 2026: on by default
+}
+
+def load_run_config(
+    path: str | os.PathLike,                     # a run folder's `config.used.yaml`
+    *,
+    overrides: Mapping[str, Any] | None = None,  # as in `load_config`; None values are ignored
+    env: Mapping[str, str] | None = None,        # as in `load_config`
+    profile: str | os.PathLike | None | bool = None,  # as in `load_config`
+) -> Config:
+    "The configuration a run was trained with, to resume it: keys its cellvae version did not write keep that version's values."
+    raw = read_yaml(path)
+    def has(key):
+        section, name = key.split(".")
+        return name in (raw.get(section) or {})
+    before = {key: value(raw) for key, value in _BEFORE_KEY.items() if not has(key)}
+    return load_config(path, overrides={**before, **{k: v for k, v in (overrides or {}).items() if v is not None}}, env=env, profile=profile)
 
 # %% ../nbs/00a_settings.ipynb #c020
 @dataclass(kw_only=True)

@@ -474,6 +474,27 @@ def test_resume_uses_the_runs_config(train_work):
 
 
 @pytest.mark.integration
+def test_resume_of_a_run_from_before_a_key_existed(train_work):
+    """A run written before `model.input_target_sum` and `train.depth_augmentation` existed (its config.used.yaml lacks
+    them) resumes as it was trained, at 10,000 counts a cell and without augmentation, not with today's defaults."""
+    import yaml
+    d = train_work
+    cfg = yaml.safe_load(TRAIN_YAML)
+    cfg["model"]["input_target_sum"], cfg["train"]["depth_augmentation"] = 10_000.0, 0.0
+    (d / "before.yaml").write_text(yaml.safe_dump(cfg))
+    for run_id, epochs in (("before-straight", EPOCHS), ("before-part", 4)):
+        r = cellvae("train", "train.h5ad", "--config", "before.yaml", "-o", "runs", "--run-id", run_id, "--max-epochs", epochs, "-q", cwd=d)
+        assert r.returncode == 0, r.stderr
+    used = d / "runs" / "before-part" / "config.used.yaml"
+    old = yaml.safe_load(used.read_text())
+    del old["model"]["input_target_sum"], old["train"]["depth_augmentation"]  # as an older cellvae wrote it
+    used.write_text(yaml.safe_dump(old, sort_keys=False))
+    r = cellvae("train", "train.h5ad", "-o", "runs", "--resume", d / "runs" / "before-part", "--max-epochs", EPOCHS, "-q", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert_same_training(d / "runs" / "before-straight", d / "runs" / "before-part")
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("how", ["option", "environment"])
 def test_out_of_range_seed_is_refused_or_used(train_work, how):
     d = train_work
