@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 import torch.utils.deterministic
 
-from .core import InputError, atomic_path
+from .core import CellvaeError, InputError, atomic_path
 from .data import DataAdapter
 from .model import VAE
 from .settings import defaults
@@ -31,7 +31,7 @@ from .settings import defaults
 # %% auto #0
 __all__ = ['seed_everything', 'kl_weight', 'thin_counts', 'TrainResult', 'distributed_rank', 'is_main_process',
            'init_distributed', 'broadcast_object', 'barrier', 'all_sum', 'validation_loss', 'save_checkpoint',
-           'load_checkpoint', 'train_vae']
+           'load_checkpoint', 'TrainingDiverged', 'train_vae']
 
 # %% ../nbs/02_train.ipynb #c006
 def seed_everything(seed: int):
@@ -182,6 +182,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     except Exception as e: raise InputError(f"{path}: not a readable cellvae checkpoint ({type(e).__name__}); it may be truncated.") from None
 
 # %% ../nbs/02_train.ipynb #c018
+class TrainingDiverged(CellvaeError):
+    "The loss became NaN or infinite: the learning rate is too high for these data, or the counts hold extreme values."
+
 class _DeferInterrupt:
     "During training: the first SIGINT or SIGTERM is noted (the epoch finishes and is checkpointed), a second one acts as before."
     def __init__(self, active: bool): self.active, self.signum, self._old = active and threading.current_thread() is threading.main_thread(), None, {}
@@ -292,6 +295,10 @@ def train_vae(
             val = validation_loss(module, data, device, autocast)
             *sums, n, stop = all_sum([*sums, n, interrupt.signum is not None], device)  # the same on every rank
             tr = np.asarray(sums) / max(n, 1)
+            if not (np.isfinite(tr[0]) and math.isfinite(val["loss"])):  # NaN weights: nothing worth saving or resuming
+                raise TrainingDiverged(f"training diverged in epoch {epoch}: the training loss is {tr[0]} and the validation loss "
+                                       f"{val['loss']}; lower train.learning_rate (now {learning_rate}), or check the counts for "
+                                       "extreme values (`cellvae inspect`).")
             res.history.append(dict(epoch=epoch, kl_weight=w, train_loss=float(tr[0]), train_reconstruction=float(tr[1]),
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
                                     val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
