@@ -148,9 +148,13 @@ def test_pbmc3k_latent_without_noise_assignment_is_approximate_predict(pbmc3k_mo
     queries = np.vstack([test, train])
     points = fit.predictor.space.transform(train)  # what HDBSCAN was fitted on
     # what cluster.onnx computes for the queries: the map alone, run by onnxruntime. torch's and onnxruntime's exp and
-    # sqrt can differ in the last bit, and a cell on a cluster boundary can follow (2 of these 2,638 did once)
+    # sqrt can differ in the last bit, and a cell on a cluster boundary can follow (2 of these 2,638 did once); a
+    # neighbour or bandwidth choice on a near-tie can follow too, moving a cell's row a little (2 cells, 2e-5 relative, once)
     query_points = _onnx_space(fit.predictor.space, queries, tmp_path / "space.onnx")
-    np.testing.assert_allclose(query_points, fit.predictor.space.transform(queries), rtol=1e-12, atol=1e-18)
+    torch_points = fit.predictor.space.transform(queries)
+    same = np.isclose(query_points, torch_points, rtol=1e-12, atol=1e-18).all(1)
+    assert same.mean() >= 0.995, same.mean()
+    np.testing.assert_allclose(query_points[~same], torch_points[~same], rtol=1e-3, atol=1e-6)
     labels, probs = cluster(path, queries)
     want_labels, want_probs = check_agreement(points, query_points, fit.clusterer, labels, probs)  # exact where no tie decides
     ok = ~tied(points, query_points, 2 * fit.params["min_samples"])
