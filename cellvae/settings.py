@@ -86,6 +86,7 @@ class TrainConfig:
     weight_decay: float = _ge(0)
     patience: int = _ge(1)
     min_delta: float = _ge(0)
+    min_delta_relative: float = _between(0, 1)
     kl_warmup_epochs: int = _ge(0)
     depth_augmentation: float = _between(0, 1)
     depth_augmentation_min: float = _between(0, 1)
@@ -409,6 +410,7 @@ def save_config(cfg: Config, path: str | os.PathLike) -> Path:
 _BEFORE_KEY = {
     "model.input_target_sum": lambda d: (d.get("data") or {}).get("target_sum", 1e4),  # December 2026: the median library
     "train.depth_augmentation": lambda d: 0.0,                                        # December 2026: on by default
+    "train.min_delta_relative": lambda d: 0.0,                                        # December 2026: a relative threshold
 }
 
 def load_run_config(

@@ -215,7 +215,8 @@ def train_vae(
     learning_rate: float = defaults().train.learning_rate,  # Adam's learning rate
     weight_decay: float = defaults().train.weight_decay,    # Adam's weight decay
     patience: int = defaults().train.patience,              # epochs without improvement before stopping
-    min_delta: float = defaults().train.min_delta,          # the validation improvement that counts
+    min_delta: float = defaults().train.min_delta,          # the validation improvement that counts ...
+    min_delta_relative: float = defaults().train.min_delta_relative,  # ... and, as a share of the best loss, at least this
     kl_warmup_epochs: int = defaults().train.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
     depth_augmentation: float = defaults().train.depth_augmentation,  # share of each batch's cells thinned (`thin_counts`; 0: none)
     depth_augmentation_min: float = defaults().train.depth_augmentation_min,  # the shallowest depth they are thinned to
@@ -253,6 +254,7 @@ def train_vae(
         ck = load_checkpoint(checkpoint)
         try:
             module.load_state_dict(ck["module"]); opt.load_state_dict(ck["optimizer"]); torch.set_rng_state(ck["rng"])
+            for g in opt.param_groups: g.update(lr=learning_rate, weight_decay=weight_decay)  # this call's, e.g. lowered after a divergence
             if "scaler" in ck: scaler.load_state_dict(ck["scaler"])
             best_state, bad, start = ck["best_state"], ck["bad_epochs"], ck["epoch"] + 1
         except (RuntimeError, ValueError, KeyError, TypeError):
@@ -304,7 +306,8 @@ def train_vae(
                                     val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
                                     seconds=time.perf_counter() - te))
             if epoch == kl_warmup_epochs: res.best_val_loss = float("inf")  # the first epoch at KL weight 1 starts afresh
-            if val["loss"] < res.best_val_loss - min_delta:
+            best = res.best_val_loss
+            if val["loss"] < best - max(min_delta, min_delta_relative * abs(best) if math.isfinite(best) else 0.0):
                 res.best_val_loss, res.best_epoch, bad = val["loss"], epoch, 0
                 best_state = copy.deepcopy(module.state_dict())
             elif epoch >= kl_warmup_epochs:  # no early stop while the KL weight rises

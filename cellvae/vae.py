@@ -167,7 +167,8 @@ def train(
     learning_rate: float = _T.learning_rate,  # Adam's learning rate
     weight_decay: float = _T.weight_decay,    # Adam's weight decay
     patience: int = _T.patience,              # epochs without validation improvement before stopping
-    min_delta: float = _T.min_delta,          # the improvement that counts
+    min_delta: float = _T.min_delta,          # the improvement that counts ...
+    min_delta_relative: float = _T.min_delta_relative,  # ... and, as a share of the best loss, at least this
     kl_warmup_epochs: int = _T.kl_warmup_epochs,  # epochs over which the KL weight rises to 1
     depth_augmentation: float = _T.depth_augmentation,  # share of each batch's cells thinned to a shallower depth (see `train_vae`)
     depth_augmentation_min: float = _T.depth_augmentation_min,  # the shallowest depth they are thinned to
@@ -196,7 +197,8 @@ def train(
     self.data_info, self.train_idx, self.val_idx = data.dataset_info(), data.train_idx, data.val_idx
     try:
         self.history = train_vae(self.module, data, max_epochs=max_epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-                                 patience=patience, min_delta=min_delta, kl_warmup_epochs=kl_warmup_epochs,
+                                 patience=patience, min_delta=min_delta, min_delta_relative=min_delta_relative,
+                                 kl_warmup_epochs=kl_warmup_epochs,
                                  depth_augmentation=depth_augmentation, depth_augmentation_min=depth_augmentation_min, threads=threads,
                                  device=device, autocast=autocast, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                                  checkpoint_seconds=checkpoint_seconds, resume=resume, progress=progress)
@@ -210,7 +212,8 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
     "Train with the train section of a `Config` (and a `Runtime`'s device, threads, batch size and autocast)."
     t = cfg.train
     kw = dict(max_epochs=t.max_epochs, batch_size=runtime.batch_size if runtime else t.batch_size, learning_rate=t.learning_rate,
-              weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta, kl_warmup_epochs=t.kl_warmup_epochs,
+              weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta,
+              min_delta_relative=t.min_delta_relative, kl_warmup_epochs=t.kl_warmup_epochs,
               depth_augmentation=t.depth_augmentation, depth_augmentation_min=t.depth_augmentation_min,
               checkpoint_every=t.checkpoint_every, checkpoint_seconds=t.checkpoint_seconds,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
