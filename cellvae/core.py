@@ -144,14 +144,31 @@ def raise_on_sigterm() -> bool:
     return True
 
 # %% ../nbs/00b_core.ipynb #c017
+_REGISTRIES = {}  # torch's table of ONNX translations, by its arguments: built once a process, not once an export
+
+@contextmanager
+def _one_registry():
+    "For the body, torch's exporter reuses one ONNX translation table (about 0.5 s to build) instead of building it per export."
+    try: from torch.onnx._internal.exporter._registration import ONNXRegistry
+    except ImportError: yield; return  # another torch: its exporter builds its own
+    build = ONNXRegistry.__dict__.get("from_torchlib")
+    if not isinstance(build, classmethod): yield; return
+    def cached(cls, *args, **kwargs):  # read-only for exports without a custom_translation_table, as all of cellvae's are
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        if key not in _REGISTRIES: _REGISTRIES[key] = build.__func__(cls, *args, **kwargs)
+        return _REGISTRIES[key]
+    ONNXRegistry.from_torchlib = classmethod(cached)
+    try: yield
+    finally: ONNXRegistry.from_torchlib = build
+
 @contextmanager
 def quiet_export():
-    "Silence torch's ONNX exporter (its loggers and warnings) for the body; errors still raise."
+    "Silence torch's ONNX exporter (its loggers and warnings) for the body; errors still raise. The op table is built once."
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnx_ir", "onnxscript")]
     levels = [lg.level for lg in loggers]
     for lg in loggers: lg.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _one_registry():
             warnings.simplefilter("ignore")
             yield
     finally:
