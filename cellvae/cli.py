@@ -69,10 +69,16 @@ def cli_message(
         return f"{on} {shlex.quote(value)}"
     return _PARAM.sub(option, msg)
 
+_BEFORE_MODEL = ("read", "preprocess", "train")  # the stages that end before a model is saved
+
 def _run_failed(e: RunFailed, flags: dict) -> str:
-    "A stopped run, and the command line's ways to go on with it."
-    go_on = (f"Continue it from its last checkpoint with the same command and --resume {shlex.quote(str(e.root))}, or start it "
-             "again with --overwrite." if "resume" in flags else "Start it again with --overwrite.")
+    "A stopped run, and the command line's ways to go on with it (`--resume` only where there is something to resume)."
+    checkpoint = Path(e.root) / Files.MODEL_DIR / Files.CHECKPOINT
+    if "resume" not in flags: go_on = "Start it again with --overwrite."
+    elif e.stage in _BEFORE_MODEL and not checkpoint.exists():
+        go_on = "Start it again with --overwrite (it wrote no checkpoint to resume from)."
+    else: go_on = (f"Continue it from its last checkpoint with the same command and --resume {shlex.quote(str(e.root))}, or "
+                   "start it again with --overwrite.")
     return (f"{e.root}: the run stopped in its {e.stage} stage ({cli_message(e.reason, flags)}); the folder is marked failed in "
             f"its metrics.json. {go_on}" + (" Rerun with --verbose to see the traceback." if e.bug else ""))
 

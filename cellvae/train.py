@@ -299,8 +299,8 @@ def train_vae(
             tr = np.asarray(sums) / max(n, 1)
             if not (np.isfinite(tr[0]) and math.isfinite(val["loss"])):  # NaN weights: nothing worth saving or resuming
                 raise TrainingDiverged(f"training diverged in epoch {epoch}: the training loss is {tr[0]} and the validation loss "
-                                       f"{val['loss']}; lower train.learning_rate (now {learning_rate}), or check the counts for "
-                                       "extreme values (`cellvae inspect`).")
+                                       f"{val['loss']}; lower train.learning_rate (now {learning_rate}; e.g. CELLVAE_TRAIN__LEARNING_RATE="
+                                       f"{learning_rate / 4:g} in the environment), or check the counts for extreme values (`cellvae inspect`).")
             res.history.append(dict(epoch=epoch, kl_weight=w, train_loss=float(tr[0]), train_reconstruction=float(tr[1]),
                                     train_kl=float(tr[2]), val_loss=val["loss"], val_reconstruction=val["reconstruction"],
                                     val_kl=val["kl"], **({"train_classification": float(np.mean(ce))} if ce else {}),
