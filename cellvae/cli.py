@@ -73,9 +73,9 @@ _BEFORE_MODEL = ("read", "preprocess", "train")  # the stages that end before a 
 
 def _run_failed(e: RunFailed, flags: dict) -> str:
     "A stopped run, and the command line's ways to go on with it (`--resume` only where there is something to resume)."
-    checkpoint = Path(e.root) / Files.MODEL_DIR / Files.CHECKPOINT
+    from cellvae.pipeline import RunPaths
     if "resume" not in flags: go_on = "Start it again with --overwrite."
-    elif e.stage in _BEFORE_MODEL and not checkpoint.exists():
+    elif e.stage in _BEFORE_MODEL and not RunPaths(Path(e.root)).checkpoint.exists():
         go_on = "Start it again with --overwrite (it wrote no checkpoint to resume from)."
     else: go_on = (f"Continue it from its last checkpoint with the same command and --resume {shlex.quote(str(e.root))}, or "
                    "start it again with --overwrite.")
