@@ -9,6 +9,7 @@ abs difference of the latents, kNN F1-macro of both on the training cells). Then
 2. **The whole streamed loop**, each in a fresh subprocess so that peak RSS is its own: reading the `.h5ad` in
    batches, mapping genes, encoding, as `cellvae encode` does, on pbmc3k and on a realistic synthetic sample
    (`synthetic.realistic_counts`, ~7% non-zero), at batch sizes 32 and 1,024, one thread.
+Between the two, the time of each operator of both ONNX models on that batch (onnxruntime's profiler).
 
 Run from the repository root (about 3 minutes):
 
@@ -99,6 +100,21 @@ def model_calls(enc, int8, vae, x, reps=30):
     return rows
 
 
+def node_times(path, x, reps=30):
+    "Mean ms a call of each operator of the ONNX model at `path` on batch `x`, one thread (onnxruntime's profiler)."
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads, opts.enable_profiling = 1, 1, True
+    opts.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    for _ in range(reps): sess.run(None, {"counts": x})
+    totals = {}
+    for e in json.loads(Path(sess.end_profiling()).read_text()):
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            totals[e["args"]["op_name"]] = totals.get(e["args"]["op_name"], 0) + e["dur"] / 1e3 / reps
+    return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=100_000, help="cells in the synthetic sample")
@@ -143,6 +159,10 @@ def main():
         ref = {n: s for t, n, s in rows if t == threads}
         print(f"{threads:>7} {name:<12} {1e3 * sec:>7.2f} {1024 / sec:>10,.0f} {ref['float ONNX'] / sec:>13.2f}x "
               f"{ref['torch eager'] / sec:>8.2f}x")
+
+    print("\nwhere a call's time goes, one thread (onnxruntime's profiler, mean ms of 30 calls by operator)")
+    for name, path in (("float ONNX", enc), ("int8 ONNX", int8)):
+        print(f"{name:<12} " + ", ".join(f"{op} {ms:.2f}" for op, ms in node_times(path, x) if ms >= 0.05))
 
     syn = realistic_counts(args.cells, n_genes=len(model.genes), seed=1)
     syn.var_names = list(model.genes)
