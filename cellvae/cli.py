@@ -180,7 +180,7 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--max-epochs", min=1, help="U
 BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Cells per training mini-batch.", rich_help_panel="Training")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", min=0, max=SEED_MAX, help="Seed for weights, split and shuffling.", rich_help_panel="Training")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-QuantizeOpt = Annotated[Optional[bool], typer.Option("--quantize/--no-quantize", help="Also write encoder.int8.onnx, an int8 encoder (its model call about 1.8x as fast; a whole encode, which also reads the cells, about 1.2x), if its latent stays close (default: the config's encode.quantize).", rich_help_panel="Training")]
+QuantizeOpt = Annotated[Optional[bool], typer.Option("--quantize/--no-quantize", help="Also write encoder.int8.onnx, an int8 encoder (its model call about 1.8x as fast; a whole encode, which also reads the cells, 1.2-1.6x), if its latent stays close (default: the config's encode.quantize).", rich_help_panel="Training")]
 SemiOpt = Annotated[Optional[bool], typer.Option("--semi-supervised/--unsupervised", help="Train a classifier on the latent with the labels (scANVI-style; default: the config's model.classifier).", rich_help_panel="Training")]
 UnlabeledOpt = Annotated[Optional[str], typer.Option("--unlabeled-category", help="The label that means 'not labelled' (default: Unknown; missing values too).", rich_help_panel="Data")]
 
