@@ -127,29 +127,39 @@ def _rank_sum_test(X, codes: np.ndarray, n_top: int) -> list[tuple]:
         out.append((top, z[top].astype(np.float32), lfc[top].astype(np.float32), padj[top]))
     return out
 
-def _group_sums(X, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def _group_sums(X, codes: np.ndarray, n_groups: int, block_nnz: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
     "Per group and gene: the sum of the cells' mid-ranks among all cells (ties averaged), and the sum of the values."
     # Only the non-zero entries are sorted: a gene's zeros tie, so each of them has the mean of their ranks. Ranks are
-    # halves of integers, so these sums are exact, and equal to summing scanpy's dense rank matrix.
-    X, codes = sparse.csc_matrix(X, dtype=np.float64, copy=True), np.asarray(codes, dtype=np.int64)
-    X.sum_duplicates(); X.eliminate_zeros()
+    # halves of integers, so these sums are exact, and equal to summing scanpy's dense rank matrix. Genes go in blocks
+    # of about `block_nnz` non-zeros, which bounds the memory (about 70 bytes a non-zero).
+    X, codes = sparse.csc_matrix(X), np.asarray(codes, dtype=np.int64)
     n_cells, n_genes = X.shape
-    col = np.repeat(np.arange(n_genes), np.diff(X.indptr))
-    order = np.lexsort((X.data, col))  # by gene, then value
-    v, c, g = X.data[order], col[order], codes[X.indices[order]]
-    run_start = np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]  # runs of one value in one gene
-    starts = np.flatnonzero(run_start)
-    first = starts - X.indptr[c[starts]]  # a run's first place among its gene's non-zeros (0-based)
-    mid = (first + (np.diff(np.r_[starts, len(v)]) + 1) / 2)[np.cumsum(run_start) - 1]  # its mean rank among them
-    zeros = n_cells - np.diff(X.indptr)
-    negative = np.bincount(c[v < 0], minlength=n_genes)
-    rank = mid + np.where(v > 0, zeros[c], 0)  # positive values rank above the gene's zeros
-    cell = g * n_genes + c
-    size = n_groups * n_genes
-    rank_sums = np.bincount(cell, weights=rank, minlength=size).reshape(n_groups, n_genes)
-    nonzero = np.bincount(cell, minlength=size).reshape(n_groups, n_genes)
-    rank_sums += (np.bincount(codes, minlength=n_groups)[:, None] - nonzero) * (negative + (zeros + 1) / 2)
-    return rank_sums, np.bincount(cell, weights=v, minlength=size).reshape(n_groups, n_genes)
+    sizes = np.bincount(codes, minlength=n_groups)
+    rank_sums, value_sums = np.zeros((n_groups, n_genes)), np.zeros((n_groups, n_genes))
+    left = 0
+    while left < n_genes:
+        right = min(max(int(np.searchsorted(X.indptr, X.indptr[left] + block_nnz, side="right")) - 1, left + 1), n_genes)
+        B = sparse.csc_matrix(X[:, left:right], dtype=np.float64, copy=True)
+        B.sum_duplicates(); B.eliminate_zeros()
+        G = right - left
+        col = np.repeat(np.arange(G), np.diff(B.indptr))
+        order = np.lexsort((B.data, col))  # by gene, then value
+        v, c, g = B.data[order], col[order], codes[B.indices[order]]
+        run_start = np.ones(len(v), bool)  # runs of one value in one gene
+        run_start[1:] = (c[1:] != c[:-1]) | (v[1:] != v[:-1])
+        starts = np.flatnonzero(run_start)
+        first = starts - B.indptr[c[starts]]  # a run's first place among its gene's non-zeros (0-based)
+        mid = (first + (np.diff(np.r_[starts, len(v)]) + 1) / 2)[np.cumsum(run_start) - 1]  # its mean rank among them
+        zeros = n_cells - np.diff(B.indptr)
+        negative = np.bincount(c[v < 0], minlength=G)
+        rank = mid + np.where(v > 0, zeros[c], 0)  # positive values rank above the gene's zeros
+        cell = g * G + c
+        rs = np.bincount(cell, weights=rank, minlength=n_groups * G).reshape(n_groups, G)
+        nonzero = np.bincount(cell, minlength=n_groups * G).reshape(n_groups, G)
+        rank_sums[:, left:right] = rs + (sizes[:, None] - nonzero) * (negative + (zeros + 1) / 2)
+        value_sums[:, left:right] = np.bincount(cell, weights=v, minlength=n_groups * G).reshape(n_groups, G)
+        left = right
+    return rank_sums, value_sums
 
 # %% ../nbs/05b_explain.ipynb #c7f422c
 SCHEMA = "cellvae.features/1"
