@@ -12,7 +12,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import anndata as ad
 import numpy as np
@@ -25,9 +25,10 @@ from .settings import defaults
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
            'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
-           'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter',
-           'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes',
-           'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+           'count_moments', 'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices',
+           'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes',
+           'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset',
+           'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -260,6 +261,49 @@ def synthetic_atlas(
     return adata
 
 # %% ../nbs/00_data.ipynb #c020
+def count_moments(
+    X,  # cells x genes counts: scipy sparse or dense
+) -> tuple[np.ndarray, np.ndarray]:
+    "Each gene's mean and variance (ddof 1) in float64, computed as scanpy's `_get_mean_var` does (squares in the data's dtype)."
+    X = sp.csr_matrix(X)
+    n, G = X.shape
+    mean = np.bincount(X.indices, weights=X.data, minlength=G) / n
+    var = np.bincount(X.indices, weights=X.data * X.data, minlength=G) / n - mean ** 2
+    if n != 1: var *= n / (n - 1)
+    return mean, var
+
+def seurat_v3_table(
+    blocks: Callable[[], Iterable],  # returns a new iterator over the counts in row blocks (scipy sparse or dense)
+    n_cells: int,                    # cells in all blocks
+    mean: np.ndarray,                # each gene's mean count (e.g. from `count_moments`)
+    var: np.ndarray,                 # ... and variance, ddof 1
+    n_top_genes: int,                # genes to choose
+    index: Sequence[str] | None = None,  # gene names (the table's index)
+    span: float = 0.3,               # the loess span (scanpy's default)
+) -> pd.DataFrame:
+    "scanpy's seurat_v3 table (highly_variable, highly_variable_rank, means, variances, variances_norm) from one pass over `blocks` after the loess fit."
+    # scanpy's _highly_variable_genes_seurat_v3 for one batch: the same formula, ranking and ties. With all counts in one
+    # sparse block its clipped sums add in scanpy's order, so the figures are scanpy's to the bit (tested on pbmc3k).
+    from skmisc.loess import loess
+    G = len(mean)
+    not_const = var > 0
+    fitted = np.zeros(G)
+    model = loess(np.log10(mean[not_const]), np.log10(var[not_const]), span=span, degree=2)
+    model.fit()
+    fitted[not_const] = model.outputs.fitted_values
+    reg_std = np.sqrt(10 ** fitted)
+    clip = reg_std * np.sqrt(n_cells) + mean  # each count is clipped at sqrt(n_cells) fitted standard deviations
+    sums, squares = np.zeros(G), np.zeros(G)
+    for X in blocks():
+        X = sp.csr_matrix(X)
+        v = np.minimum(X.data.astype(np.float64), clip[X.indices])
+        sums += np.bincount(X.indices, weights=v, minlength=G); squares += np.bincount(X.indices, weights=v ** 2, minlength=G)
+    norm_var = (1 / ((n_cells - 1) * np.square(reg_std))) * ((n_cells * np.square(mean)) + squares - 2 * sums * mean)
+    rank = np.argsort(np.argsort(-norm_var)).astype(np.float32)  # as scanpy: argsort twice gives ranks
+    rank[rank >= n_top_genes] = np.nan
+    return pd.DataFrame({"highly_variable": rank < n_top_genes, "highly_variable_rank": rank, "means": mean, "variances": var,
+                         "variances_norm": norm_var}, index=None if index is None else pd.Index(index))
+
 def preprocess(
     adata: ad.AnnData,         # counts in `layers[layer]` (as `read_counts` returns)
     n_top_genes: int = defaults().data.n_top_genes,  # highly variable genes to mark (all genes if there are fewer)
@@ -272,20 +316,27 @@ def preprocess(
     copy: bool = False,        # annotate and return a copy instead of `adata`
 ) -> ad.AnnData | None:
     "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
-    import scanpy as sc
     if layer not in adata.layers: raise InputError(f"adata: no layer `{layer}` with raw counts; read the data with read_counts.")
     if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
     a = adata.copy() if copy else adata
     hvg = np.ones(a.n_vars, bool)
     if n_top_genes < a.n_vars:
         v3 = flavor.startswith("seurat_v3")  # seurat_v3 ranks genes on the counts; the others on log-normalised values
-        expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
-        ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
-                                        batch_key=batch_key, subset=False)
-        hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
+        if flavor == "seurat_v3" and batch_key is None:  # scanpy's table, computed here (see `seurat_v3_table`)
+            counts = a.layers[layer]
+            table = seurat_v3_table(lambda: [counts], a.n_obs, *count_moments(counts), n_top_genes, a.var_names)
+            for col in ("highly_variable", "highly_variable_rank", "means", "variances", "variances_norm"): a.var[col] = table[col].to_numpy()
+            a.uns["hvg"] = {"flavor": flavor}
+            hvg = table["highly_variable"].to_numpy()
+        else:
+            import scanpy as sc
+            expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
+            ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
+                                            batch_key=batch_key, subset=False)
+            hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
     a.var[Keys.HVG] = hvg
     a.X = _log_normalized(a, layer, target_sum).X
     a.uns.setdefault(Keys.UNS, {})["preprocess"] = {"n_genes_in": int(a.n_vars), "n_top_genes": int(n_top_genes),

@@ -21,7 +21,7 @@ from anndata.io import read_elem
 
 from .core import InputError, Keys
 from .data import (check_counts, check_h5ad_file, counts_matrix, counts_memory, gene_mask, h5ad_errors, h5ad_matrix_bytes,
-                          resolve_data_path, shard, split_indices)
+                          resolve_data_path, seurat_v3_table, shard, split_indices)
 from .settings import defaults
 
 # %% auto #0
@@ -104,26 +104,9 @@ def seurat_v3_genes(
     span: float = 0.3,               # the loess span (scanpy's default)
 ) -> pd.DataFrame:
     "scanpy's seurat_v3 HVG table (means, variances, variances_norm, highly_variable_rank, highly_variable), from two passes over row chunks."
-    from skmisc.loess import loess
     st = gene_stats(reader, chunk_size) if stats is None else stats
-    G, n = reader.n_genes, st.n_cells
-    not_const = st.var > 0
-    fitted = np.zeros(G)
-    model = loess(np.log10(st.mean[not_const]), np.log10(st.var[not_const]), span=span, degree=2)
-    model.fit()
-    fitted[not_const] = model.outputs.fitted_values
-    reg_std = np.sqrt(10 ** fitted)
-    clip = reg_std * np.sqrt(n) + st.mean
-    sums, squares = np.zeros(G), np.zeros(G)
-    for s, e in reader.chunks(chunk_size):
-        X = reader.rows(s, e)
-        v = np.minimum(X.data.astype(np.float64), clip[X.indices])
-        sums += np.bincount(X.indices, weights=v, minlength=G); squares += np.bincount(X.indices, weights=v ** 2, minlength=G)
-    norm_var = (1 / ((n - 1) * reg_std ** 2)) * (n * st.mean ** 2 + squares - 2 * sums * st.mean)
-    rank = np.argsort(np.argsort(-norm_var)).astype(np.float32)  # as scanpy: argsort twice gives ranks
-    rank[rank >= n_top_genes] = np.nan
-    return pd.DataFrame({"means": st.mean, "variances": st.var, "variances_norm": norm_var, "highly_variable_rank": rank,
-                         "highly_variable": rank < n_top_genes}, index=reader.var.index)
+    chunks = lambda: (reader.rows(s, e) for s, e in reader.chunks(chunk_size))
+    return seurat_v3_table(chunks, st.n_cells, st.mean, st.var, n_top_genes, reader.var.index, span)
 
 # %% ../nbs/00c_stream.ipynb #c6774c7
 def read_backed(

@@ -1,6 +1,6 @@
 """Real data: where cellvae computes what scanpy computes (to skip numba kernels that compile on a machine's first
-run), the results equal scanpy's on pbmc3k: the log-normalised X of `preprocess`, and the marker genes of
-`cluster_markers` (scanpy's Wilcoxon rank_genes_groups)."""
+run), the results equal scanpy's on pbmc3k: the seurat_v3 genes and var columns and the log-normalised X of
+`preprocess`, and the marker genes of `cluster_markers` (scanpy's Wilcoxon rank_genes_groups)."""
 import warnings
 
 import numpy as np
@@ -16,6 +16,17 @@ def pbmc3k():
     adata = cellvae.read_counts(PBMC3K)
     cellvae.preprocess(adata)
     return adata
+
+
+@pytest.mark.slow
+def test_highly_variable_genes_are_scanpys(pbmc3k):
+    import anndata as ad
+    import scanpy as sc
+    ref = ad.AnnData(pbmc3k.layers["counts"].copy(), var=pd.DataFrame(index=pbmc3k.var_names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.pp.highly_variable_genes(ref, n_top_genes=2000, flavor="seurat_v3")
+    pd.testing.assert_frame_equal(pbmc3k.var[ref.var.columns], ref.var, check_exact=True)
 
 
 @pytest.mark.slow
