@@ -2,7 +2,9 @@
 
 Not a test: it prints figures. It runs `cellvae pipeline` twice in fresh processes with `NUMBA_CACHE_DIR` set to an
 empty folder: the first run compiles every numba kernel the pipeline reaches (as a user's first run after
-`pip install` does), the second finds them cached. It prints each run's wall time and its stages from metrics.json.
+`pip install` does), the second finds them cached. It prints each run's wall time and its stages from metrics.json,
+and which cellvae ran: `-m cellvae` takes the working folder's package first, so to time another checkout, run
+this from a folder without one, with PYTHONPATH set to that checkout.
 
     python benchmarks/first_run.py                   # the README's first command (the embedded PBMCs)
     python benchmarks/first_run.py pbmc3k.h5ad --labels-key cell_type
@@ -34,8 +36,11 @@ def main():
     args = ap.parse_args()
     extra = args.pipeline_args + (["--labels-key", args.labels_key] if args.labels_key else [])
     tmp = Path(tempfile.mkdtemp())
+    where = subprocess.run([sys.executable, "-c", "import cellvae; print(cellvae.__version__, cellvae.__file__)"],
+                           capture_output=True, text=True, check=True).stdout.strip()  # what `-m cellvae` runs from here
     rows = [(state, *run(extra, tmp / state, tmp / "numba-cache")) for state in ("first", "warm")]
     stages = sorted(set(rows[0][2]) | set(rows[1][2]), key=lambda k: -rows[0][2].get(k, 0))
+    print(f"cellvae {where}")
     print(f"cellvae pipeline {' '.join(extra) or '(embedded PBMCs)'}: seconds, first run (empty numba cache) and warm")
     print(f"{'':<18} {'first':>7} {'warm':>7}")
     print(f"{'process wall':<18} {rows[0][1]:>7.1f} {rows[1][1]:>7.1f}")
