@@ -88,7 +88,7 @@ def cluster_markers(
     n_genes: int = 25,           # markers per group
     min_cells: int = 3,          # genes detected in fewer cells are not tested (scanpy's `filter_genes(min_cells=3)`)
 ) -> pd.DataFrame:
-    "Marker genes per group by scanpy's Wilcoxon rank-sum test, with log fold change and adjusted p-value."
+    "Marker genes per group by the Wilcoxon rank-sum test of scanpy's `rank_genes_groups`, with log fold change and adjusted p-value."
     if groupby not in adata.obs: raise InputError(f"obs column `{groupby}` not found (`groupby`); available: {', '.join(map(str, adata.obs.columns))}.")
     groups = adata.obs[groupby].astype(str)
     sizes = groups.value_counts()
@@ -112,6 +112,7 @@ def _rank_sum_test(X, codes: np.ndarray, n_top: int) -> list[tuple]:
     n_cells, n_genes = X.shape
     sizes = np.bincount(codes)
     rank_sums, value_sums = _group_sums(X, codes, len(sizes))
+    total = value_sums.sum(0)
     out = []
     for g, n1 in enumerate(sizes):
         z = (rank_sums[g] - n1 * ((n_cells + 1) / 2.0)) / np.sqrt(n1 * (n_cells - n1) * (n_cells + 1) / 12.0)
@@ -120,7 +121,7 @@ def _rank_sum_test(X, codes: np.ndarray, n_top: int) -> list[tuple]:
         order = np.argsort(p)  # Benjamini-Hochberg, as statsmodels' fdr_bh
         adjusted = np.minimum.accumulate((p[order] / (np.arange(1, n_genes + 1) / float(n_genes)))[::-1])[::-1]
         padj = np.empty(n_genes); padj[order] = np.minimum(adjusted, 1)
-        mean_in, mean_rest = value_sums[g] / n1, (value_sums.sum(0) - value_sums[g]) / (n_cells - n1)
+        mean_in, mean_rest = value_sums[g] / n1, (total - value_sums[g]) / (n_cells - n1)
         lfc = np.log2((np.expm1(mean_in) + 1e-9) / (np.expm1(mean_rest) + 1e-9))
         part = np.argpartition(z, -n_top)[-n_top:]  # scanpy's _select_top_n, so ties fall the same way
         top = part[np.argsort(z[part])[::-1]]
@@ -139,7 +140,7 @@ def _group_sums(X, codes: np.ndarray, n_groups: int, block_nnz: int = 4_000_000)
     left = 0
     while left < n_genes:
         right = min(max(int(np.searchsorted(X.indptr, X.indptr[left] + block_nnz, side="right")) - 1, left + 1), n_genes)
-        B = sparse.csc_matrix(X[:, left:right], dtype=np.float64, copy=True)
+        B = sparse.csc_matrix(X[:, left:right], dtype=np.float64, copy=True)  # changed in place below: never share the caller's arrays
         B.sum_duplicates(); B.eliminate_zeros()
         G = right - left
         col = np.repeat(np.arange(G), np.diff(B.indptr))
