@@ -146,6 +146,27 @@ def raise_on_sigterm() -> bool:
 # %% ../nbs/00b_core.ipynb #c017
 _REGISTRIES = {}  # torch's table of ONNX translations, by its arguments: built once a process, not once an export
 
+def _torchlib_ops():
+    "onnxscript's `get_torchlib_ops()` without parsing the source of each of its ~500 functions for a domain its opset holds (0.4 s)."
+    from onnxscript.function_libs.torch_lib import ops, registration  # importing `ops` registers the functions
+    from onnxscript._framework_apis.torch_2_5 import _OnnxFunctionMeta
+    return [_OnnxFunctionMeta(qualified_name=name, function=f, domain=f.opset.domain, name=f.name, is_complex=is_complex)
+            for name, group in registration.default_registry.items() if not name.startswith("internal::")
+            for is_complex, functions in ((False, group.overloads), (True, group.complex)) for f in functions]
+
+@contextmanager
+def _fast_torchlib_ops():
+    "For the body, torch's exporter lists onnxscript's functions with `_torchlib_ops`; where its parts moved, as it was."
+    try:
+        from torch.onnx._internal._lazy_import import onnxscript_apis
+        import importlib; apis = importlib.import_module(onnxscript_apis._name)
+        original = apis.get_torchlib_ops
+        from onnxscript._framework_apis.torch_2_5 import _OnnxFunctionMeta
+    except (ImportError, AttributeError): yield; return
+    apis.get_torchlib_ops = _torchlib_ops
+    try: yield
+    finally: apis.get_torchlib_ops = original
+
 @contextmanager
 def _one_registry():
     "For the body, torch's exporter reuses one ONNX translation table (about 0.5 s to build) instead of building it per export."
@@ -155,7 +176,8 @@ def _one_registry():
     if not isinstance(build, classmethod): yield; return
     def cached(cls, *args, **kwargs):  # read-only for exports without a custom_translation_table, as all of cellvae's are
         key = (cls, args, tuple(sorted(kwargs.items())))
-        if key not in _REGISTRIES: _REGISTRIES[key] = build.__func__(cls, *args, **kwargs)
+        if key not in _REGISTRIES:
+            with _fast_torchlib_ops(): _REGISTRIES[key] = build.__func__(cls, *args, **kwargs)
         return _REGISTRIES[key]
     ONNXRegistry.from_torchlib = classmethod(cached)
     try: yield
