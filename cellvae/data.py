@@ -25,10 +25,10 @@ from .settings import defaults
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
            'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
-           'count_moments', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of',
-           'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
-           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad',
-           'resolve_data_path', 'load_dataset', 'inspect_data']
+           'count_moments', 'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column',
+           'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
+           'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
+           'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -268,7 +268,14 @@ def count_moments(
     X = sp.csr_matrix(X)
     G = X.shape[1]
     return moments_from_sums(np.bincount(X.indices, weights=X.data, minlength=G),
-                             np.bincount(X.indices, weights=X.data * X.data, minlength=G), X.shape[0])
+                             np.bincount(X.indices, weights=count_squares(X.data), minlength=G), X.shape[0])
+
+def count_squares(
+    v: np.ndarray,  # counts
+) -> np.ndarray:
+    "Each value squared as scanpy's kernel squares counts: floats in their own dtype, integers in 64 bits (int32 overflows above 46,340)."
+    v = v.astype(np.int64) if v.dtype.kind in "iu" else v
+    return v * v
 
 def moments_from_sums(
     sums: np.ndarray,     # each gene's sum of counts over all cells (float64)
