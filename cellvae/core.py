@@ -160,10 +160,9 @@ def _fast_torchlib_ops():
     try:
         from torch.onnx._internal._lazy_import import onnxscript_apis
         import importlib; apis = importlib.import_module(onnxscript_apis._name)
-        original = apis.get_torchlib_ops
-        from onnxscript._framework_apis.torch_2_5 import _OnnxFunctionMeta
-    except (ImportError, AttributeError): yield; return
-    apis.get_torchlib_ops = _torchlib_ops
+        original, ops = apis.get_torchlib_ops, _torchlib_ops()
+    except (ImportError, AttributeError, TypeError): yield; return  # another onnxscript: its own list, parsed
+    apis.get_torchlib_ops = lambda: ops
     try: yield
     finally: apis.get_torchlib_ops = original
 
