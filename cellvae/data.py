@@ -25,10 +25,10 @@ from .settings import defaults
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
            'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
-           'count_moments', 'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column',
-           'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
-           'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
-           'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+           'count_moments', 'column_sums', 'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess',
+           'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes',
+           'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap',
+           'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -266,9 +266,14 @@ def count_moments(
 ) -> tuple[np.ndarray, np.ndarray]:
     "Each gene's mean and variance (ddof 1) in float64, computed as scanpy's `_get_mean_var` does (squares in the data's dtype)."
     X = sp.csr_matrix(X)
+    return moments_from_sums(*column_sums(X), X.shape[0])
+
+def column_sums(
+    X: sp.csr_matrix,  # cells x genes counts (a whole matrix or a chunk of its rows)
+) -> tuple[np.ndarray, np.ndarray]:
+    "Each gene's sum of counts and sum of squared counts (`count_squares`), in float64: exact for whole counts, so chunks' sums add up to the matrix's."
     G = X.shape[1]
-    return moments_from_sums(np.bincount(X.indices, weights=X.data, minlength=G),
-                             np.bincount(X.indices, weights=count_squares(X.data), minlength=G), X.shape[0])
+    return np.bincount(X.indices, weights=X.data, minlength=G), np.bincount(X.indices, weights=count_squares(X.data), minlength=G)
 
 def count_squares(
     v: np.ndarray,  # counts
@@ -281,7 +286,7 @@ def count_squares(
 
 def moments_from_sums(
     sums: np.ndarray,     # each gene's sum of counts over all cells (float64)
-    squares: np.ndarray,  # ... and sum of squared counts (each square in the data's dtype, as scanpy squares)
+    squares: np.ndarray,  # ... and sum of squared counts (each squared by `count_squares`, as scanpy squares them)
     n: int,               # cells
 ) -> tuple[np.ndarray, np.ndarray]:
     "Mean and variance (ddof 1) from the sums, in scanpy's order of operations: whole-count sums are exact in any chunking, so streamed chunks give `count_moments`' figures."

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from anndata.io import read_elem
 
 from .core import InputError, Keys
-from .data import (check_counts, count_squares, moments_from_sums, check_h5ad_file, counts_matrix, counts_memory, gene_mask, h5ad_errors, h5ad_matrix_bytes,
+from .data import (check_counts, column_sums, moments_from_sums, check_h5ad_file, counts_matrix, counts_memory, gene_mask, h5ad_errors, h5ad_matrix_bytes,
                           resolve_data_path, seurat_v3_table, shard, split_indices)
 from .settings import defaults
 
@@ -88,10 +88,10 @@ def gene_stats(
     sums, squares, expressed, totals = np.zeros(G), np.zeros(G), np.zeros(G, np.int64), np.zeros(n)
     for s, e in reader.chunks(chunk_size):
         X = reader.rows(s, e)
-        k, v = X.indices, X.data
-        sums += np.bincount(k, weights=v, minlength=G); squares += np.bincount(k, weights=count_squares(v), minlength=G)  # squared as scanpy squares
-        expressed += np.bincount(k, minlength=G)
-        totals[s:e] = np.bincount(np.repeat(np.arange(e - s), np.diff(X.indptr)), weights=v, minlength=e - s)
+        chunk_sums, chunk_squares = column_sums(X)
+        sums += chunk_sums; squares += chunk_squares
+        expressed += np.bincount(X.indices, minlength=G)
+        totals[s:e] = np.bincount(np.repeat(np.arange(e - s), np.diff(X.indptr)), weights=X.data, minlength=e - s)
     mean, var = moments_from_sums(sums, squares, n)  # exact sums: whole counts add exactly in float64 (below 2**53), in any chunking
     return GeneStats(n, mean, var, expressed, totals)
 
