@@ -25,10 +25,10 @@ from .settings import defaults
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
            'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
-           'count_moments', 'column_sums', 'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess',
-           'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes',
-           'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap',
-           'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+           'count_moments', 'float16_widened', 'column_sums', 'count_squares', 'moments_from_sums', 'seurat_v3_table',
+           'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter',
+           'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes',
+           'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -265,8 +265,14 @@ def count_moments(
     X,  # cells x genes counts: scipy sparse or dense
 ) -> tuple[np.ndarray, np.ndarray]:
     "Each gene's mean and variance (ddof 1) in float64, computed as scanpy's `_get_mean_var` does (squares in the data's dtype)."
-    X = sp.csr_matrix(X)
+    X = sp.csr_matrix(float16_widened(X))
     return moments_from_sums(*column_sums(X), X.shape[0])
+
+def float16_widened(
+    X,  # counts: scipy sparse or dense
+):
+    "float16 counts as float32, others as they are: scipy.sparse has no float16, and a float16 square is infinite above 255."
+    return X.astype(np.float32) if X.dtype == np.float16 else X
 
 def column_sums(
     X: sp.csr_matrix,  # cells x genes counts (a whole matrix or a chunk of its rows)
@@ -318,7 +324,7 @@ def seurat_v3_table(
     clip = reg_std * np.sqrt(n_cells) + mean  # each count is clipped at sqrt(n_cells) fitted standard deviations
     sums, squares = np.zeros(G), np.zeros(G)
     for X in blocks():
-        X = sp.csr_matrix(X)
+        X = sp.csr_matrix(float16_widened(X))
         v = np.minimum(X.data.astype(np.float64), clip[X.indices])
         sums += np.bincount(X.indices, weights=v, minlength=G); squares += np.bincount(X.indices, weights=v ** 2, minlength=G)
     norm_var = (1 / ((n_cells - 1) * np.square(reg_std))) * ((n_cells * np.square(mean)) + squares - 2 * sums * mean)
@@ -372,7 +378,7 @@ def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:
     # scanpy's normalize_total and log1p, value for value (tested), in numpy: scanpy's numba kernel for the row sums
     # compiles on a machine's first run (3 s, for a sum that takes milliseconds)
     x = a.layers[layer]
-    if not np.issubdtype(x.dtype, np.floating): x = x.astype(np.float32)
+    if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16: x = x.astype(np.float32)  # float16: as read_counts
     per_cell = np.asarray(x.sum(1, dtype=np.float64)).ravel().astype(x.dtype) / target_sum
     per_cell += per_cell == 0  # cells without counts stay zero, as in scanpy
     if sp.issparse(x):
