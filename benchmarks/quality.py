@@ -96,10 +96,42 @@ def scvi_latent(adata, seed: int):
     return m.get_latent_representation()
 
 
-def run(args) -> list[dict]:
+def train_latent(raw, seed: int, overrides: dict | None = None, prepare=None):
+    "Preprocess `raw` and train the config's model (with `overrides`) at `seed`: the config, the data, the latent, the history, training seconds."
     import cellvae
-    import torch
     from cellvae.settings import load_config
+    cfg = load_config(env={}, profile=False, overrides={**(overrides or {}), "seed": seed})
+    adata = cellvae.preprocess(raw, n_top_genes=cfg.data.n_top_genes, copy=True)
+    if prepare is not None: prepare(adata)  # a prototype's hook, e.g. per-gene weights from the counts
+    t = time.perf_counter()
+    model = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
+    hist = model.train_from_config(cfg, progress=False)
+    return cfg, adata, model.get_latent(), hist, time.perf_counter() - t
+
+
+def prototype(tag: dict, prepare=None) -> list[dict]:
+    "For prototypes that patch the library: the default model on every dataset, seeds 0-2, one thread, scored as `run` scores it; each row printed as JSON (with `tag`), then the means."
+    import torch
+    torch.set_num_threads(1)
+    rows = []
+    for name in DATASETS:
+        raw = load(name)
+        if raw is None:
+            print(f"{name}: not found, skipped"); continue
+        y = raw.obs["cell_type"].astype(str).to_numpy()
+        for seed in (0, 1, 2):
+            cfg, _, z, hist, secs = train_latent(raw, seed, prepare=prepare)
+            row = dict(dataset=name, seed=seed, **tag, epochs=hist.epochs, secs=round(secs, 1), **scores(z, y, seed),
+                       **onnx_clusters(z, y, cfg))
+            rows.append(row); print(json.dumps(row), flush=True)
+    df = pd.DataFrame(rows)
+    print(df.groupby("dataset")[[*SCORES, "epochs"]].mean().round(3))
+    print("mean", df.groupby("dataset")[["knn_f1", "logreg_f1"]].mean().mean().round(3).to_dict())
+    return rows
+
+
+def run(args) -> list[dict]:
+    import torch
     torch.set_num_threads(args.threads)
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     rows = []
@@ -109,13 +141,7 @@ def run(args) -> list[dict]:
             print(f"{name}: not found, skipped"); continue
         y = raw.obs["cell_type"].astype(str).to_numpy()
         for seed in args.seeds:
-            cfg = load_config(env={}, profile=False, overrides={**overrides, "seed": seed})
-            adata = cellvae.preprocess(raw, n_top_genes=cfg.data.n_top_genes, copy=True)
-            t = time.perf_counter()
-            model = cellvae.CellVAE.from_config(adata, cfg, labels_key="cell_type")
-            hist = model.train_from_config(cfg, progress=False)
-            secs = time.perf_counter() - t
-            z = model.get_latent()
+            cfg, adata, z, hist, secs = train_latent(raw, seed, overrides)
             if args.save_latents:
                 Path(args.save_latents).mkdir(parents=True, exist_ok=True)
                 np.savez(Path(args.save_latents) / f"{args.name}-{name}-{seed}.npz", latent=z, labels=y.astype("U"))

@@ -4,12 +4,11 @@ are seen more often. Validation and early stopping unchanged. Scores as quality.
 
     PYTHONPATH=. python benchmarks/results/balanced_sampling_prototype.py 0.5   # gamma; rows: quality-balanced_sampling_*-rows.jsonl
 """
-import sys, json, time, numpy as np
+import sys, numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-import quality, cellvae, torch
+import quality
 import cellvae.data as D
-from cellvae.settings import load_config
-gamma = float(sys.argv[1]); torch.set_num_threads(1)
+gamma = float(sys.argv[1])
 _orig = D.DataAdapter.train_batches
 def weights(self):
     if getattr(self, "_w", None) is None:
@@ -29,19 +28,4 @@ def train_batches(self, epoch=0, rank=0, world_size=1):
     for s in D.shard(starts, rank, world_size, "training batches"):
         yield self._batch(np.sort(order[s:s + self.batch_size]))
 D.DataAdapter.train_batches = train_batches
-rows = []
-for ds in ("pbmc3k", "pbmc68k", "atlas"):
-    raw = quality.load(ds); y = raw.obs["cell_type"].astype(str).to_numpy()
-    for seed in (0, 1, 2):
-        cfg = load_config(env={}, profile=False, overrides={"seed": seed})
-        a = cellvae.preprocess(raw, n_top_genes=cfg.data.n_top_genes, copy=True)
-        t = time.perf_counter()
-        model = cellvae.CellVAE.from_config(a, cfg, labels_key="cell_type")
-        hist = model.train_from_config(cfg, progress=False)
-        z = model.get_latent()
-        row = dict(dataset=ds, seed=seed, gamma=gamma, epochs=hist.epochs, secs=round(time.perf_counter() - t, 1),
-                   **quality.scores(z, y, seed), **quality.onnx_clusters(z, y, cfg))
-        rows.append(row); print(json.dumps(row), flush=True)
-import pandas as pd
-df = pd.DataFrame(rows); print(df.groupby("dataset")[["knn_f1", "logreg_f1", "leiden_ari", "onnx_ari"]].mean().round(3))
-print("mean", df.groupby("dataset")[["knn_f1", "logreg_f1"]].mean().mean().round(3).to_dict())
+quality.prototype(dict(gamma=gamma))

@@ -10,12 +10,11 @@ Scores as quality.py: kNN / logreg F1-macro (k=15, 5-fold), Leiden ARI, cluster.
 
     PYTHONPATH=. python benchmarks/results/ema_prototype.py ema 2      # rows: quality-ema_2-prototype-rows.jsonl
 """
-import sys, json, time, math, numpy as np, torch
+import sys, math, torch
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import quality, cellvae, cellvae.train as T
-from cellvae.settings import load_config
-kind, arg = sys.argv[1], float(sys.argv[2]); torch.set_num_threads(1)
+import quality, cellvae.train as T
+kind, arg = sys.argv[1], float(sys.argv[2])
 S = {}
 
 class Adam(torch.optim.Adam):
@@ -63,19 +62,4 @@ def validation_loss(module, data, device="cpu", autocast=False):
     return r
 T.validation_loss = validation_loss
 
-rows = []
-for ds in ("pbmc3k", "pbmc68k", "atlas"):
-    raw = quality.load(ds); y = raw.obs["cell_type"].astype(str).to_numpy()
-    for seed in (0, 1, 2):
-        cfg = load_config(env={}, profile=False, overrides={"seed": seed})
-        a = cellvae.preprocess(raw, n_top_genes=cfg.data.n_top_genes, copy=True)
-        t = time.perf_counter()
-        model = cellvae.CellVAE.from_config(a, cfg, labels_key="cell_type")
-        hist = model.train_from_config(cfg, progress=False)
-        z = model.get_latent()
-        row = dict(dataset=ds, seed=seed, kind=kind, arg=arg, epochs=hist.epochs, secs=round(time.perf_counter() - t, 1),
-                   **quality.scores(z, y, seed), **quality.onnx_clusters(z, y, cfg))
-        rows.append(row); print(json.dumps(row), flush=True)
-import pandas as pd
-df = pd.DataFrame(rows); print(df.groupby("dataset")[["knn_f1", "logreg_f1", "leiden_ari", "onnx_ari", "epochs"]].mean().round(3))
-print("mean", df.groupby("dataset")[["knn_f1", "logreg_f1"]].mean().mean().round(3).to_dict())
+quality.prototype(dict(kind=kind, arg=arg))
