@@ -377,8 +377,8 @@ def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:
     "A new AnnData (same obs and var) whose `X` is `log1p` of `layers[layer]` scaled to `target_sum` per cell."
     # scanpy's normalize_total and log1p, value for value (tested), in numpy: scanpy's numba kernel for the row sums
     # compiles on a machine's first run (3 s, for a sum that takes milliseconds)
-    x = a.layers[layer]
-    if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16: x = x.astype(np.float32)  # float16: as read_counts
+    x = float16_widened(a.layers[layer])  # as read_counts
+    if not np.issubdtype(x.dtype, np.floating): x = x.astype(np.float32)
     per_cell = np.asarray(x.sum(1, dtype=np.float64)).ravel().astype(x.dtype) / target_sum
     per_cell += per_cell == 0  # cells without counts stay zero, as in scanpy
     if sp.issparse(x):
