@@ -24,11 +24,12 @@ from .settings import defaults
 
 # %% auto #0
 __all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
-           'looks_like_counts', 'counts_hint', 'read_counts', 'pbmc68k', 'synthetic_counts', 'synthetic_atlas',
-           'count_moments', 'float16_widened', 'column_sums', 'count_squares', 'moments_from_sums', 'seurat_v3_table',
-           'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter',
-           'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes', 'read_genes',
-           'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+           'looks_like_counts', 'counts_hint', 'check_layer_counts', 'read_counts', 'pbmc68k', 'synthetic_counts',
+           'synthetic_atlas', 'count_moments', 'float16_widened', 'column_sums', 'count_squares', 'moments_from_sums',
+           'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard',
+           'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes',
+           'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset',
+           'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -126,6 +127,16 @@ def counts_hint(layers: Sequence[str]) -> str:
     if layers: return f" Pass `layer='{layers[0]}'` to read the raw counts in layers['{layers[0]}']."
     return " Give the raw (unnormalised) UMI counts."
 
+def check_layer_counts(
+    adata: ad.AnnData,      # the data
+    layer: str | None,      # the layer that should hold raw counts; None: X
+    source: str = "adata",  # names the data in the message, e.g. its file
+):
+    "`check_counts` on `adata`'s `layer`: the message names the field, and any other layer that looks like raw counts."
+    field = "X" if layer is None else f"layers['{layer}']"
+    check_counts(adata.X if layer is None else adata.layers[layer], f"{source}: {field}",
+                 counts_hint([k for k in _count_layers(adata) if k != layer]))
+
 def read_counts(
     path: str | os.PathLike,   # `.h5ad`, 10x `.h5`, or a 10x matrix folder
     layer: str | None = None,  # the layer holding raw counts; None reads `X`
@@ -155,10 +166,8 @@ def _as_counts(adata: ad.AnnData, source: str, layer: str | None) -> ad.AnnData:
     if layer is not None and layer not in adata.layers:
         avail = ", ".join(adata.layers) or "none"
         raise InputError(f"{source}: no layer `{layer}` (layers: {avail}); pass a layer that holds raw counts, or none to read X.")
-    X = adata.X if layer is None else adata.layers[layer]
-    field = "X" if layer is None else f"layers['{layer}']"
-    check_counts(X, f"{source}: {field}", counts_hint([k for k in _count_layers(adata) if k != layer]))
-    counts = sp.csr_matrix(X, dtype=np.float32)
+    check_layer_counts(adata, layer, source)
+    counts = sp.csr_matrix(adata.X if layer is None else adata.layers[layer], dtype=np.float32)
     counts.sort_indices()
     out = ad.AnnData(X=counts.copy(), obs=adata.obs.copy(), var=adata.var.copy())
     out.layers[Keys.COUNTS] = counts
@@ -346,6 +355,7 @@ def preprocess(
 ) -> ad.AnnData | None:
     "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
     if layer not in adata.layers: raise InputError(f"adata: no layer `{layer}` with raw counts; read the data with read_counts.")
+    check_layer_counts(adata, layer)  # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
     if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
     a = adata.copy() if copy else adata
     hvg = np.ones(a.n_vars, bool)

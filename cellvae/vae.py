@@ -22,7 +22,7 @@ from fastcore.basics import patch
 
 import cellvae
 from .core import Files, InputError, Keys, atomic_path, write_json
-from .data import DataAdapter, counts_of, gene_map, gene_mask, obs_column
+from .data import DataAdapter, check_layer_counts, counts_of, gene_map, gene_mask, obs_column
 from .annotator import Annotator, export_annotator
 from .eval import category_order, label_metrics
 from .model import VAE, export_encoder
@@ -152,7 +152,9 @@ def model_counts(self: CellVAE, adata: ad.AnnData, layer: str | None | bool = Tr
     if is_backed(adata):  # a lazy view of a file too large to read whole
         raise InputError("adata: its counts stay on disk (read with read_backed); read the cells you need with "
                          "`stream.read_cells`, or encode the file with `cellvae encode` (encode.encode_file).")
-    X = counts_of(adata, self.init_params["layer"] if layer is True else layer)
+    layer = self.init_params["layer"] if layer is True else layer
+    X = counts_of(adata, layer)
+    check_layer_counts(adata, layer)  # NaN or negative counts would train to NaN weights, or encode to NaN latents
     if [str(g) for g in adata.var_names] == self.genes: return X
     m = gene_map(self.genes, adata.var_names, sample="adata", model="model").matrix()
     return sp.csr_matrix(X, dtype=np.float32) @ m if sp.issparse(X) else np.asarray(X, dtype=np.float32) @ m.toarray()
