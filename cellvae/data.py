@@ -325,6 +325,7 @@ def seurat_v3_table(
     n_top_genes: int,                # genes to choose
     index: Sequence[str] | None = None,  # gene names (the table's index)
     span: float = 0.3,               # the loess span (scanpy's default)
+    source: str = "counts",          # names the data in an error, e.g. "pbmc.h5ad: X"
 ) -> pd.DataFrame:
     "scanpy's seurat_v3 table (highly_variable, highly_variable_rank, means, variances, variances_norm) from one pass over `blocks` after the loess fit."
     # scanpy's _highly_variable_genes_seurat_v3 for one batch: the same formula, ranking and ties. With all counts in one
@@ -332,9 +333,18 @@ def seurat_v3_table(
     from skmisc.loess import loess
     G = len(mean)
     not_const = var > 0
+    n_vary, cells = int(not_const.sum()), f"{n_cells:,} cell{'s' if n_cells != 1 else ''}"
+    advice = f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes at least {G:,})"
+    if n_vary < 4:  # skmisc's loess ends the process (a segmentation fault) on fewer points; scanpy does not check
+        raise InputError(f"{source}: {n_vary} of {G:,} genes vary across the {cells}, too few for seurat_v3's trend of "
+                         f"variance on mean; check that these are the cells' raw counts, or {advice}.")
     fitted = np.zeros(G)
     model = loess(np.log10(mean[not_const]), np.log10(var[not_const]), span=span, degree=2)
-    model.fit()
+    try: model.fit()
+    except ValueError as e:  # e.g. "svddc failed in l2fit": too few distinct points for the local fits
+        why = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise InputError(f"{source}: seurat_v3's loess fit of variance on mean failed on the {n_vary:,} genes that vary across "
+                         f"{cells} ({why}); with so few cells or genes, {advice}.") from None
     fitted[not_const] = model.outputs.fitted_values
     reg_std = np.sqrt(10 ** fitted)
     clip = reg_std * np.sqrt(n_cells) + mean  # each count is clipped at sqrt(n_cells) fitted standard deviations
@@ -370,7 +380,8 @@ def preprocess(
         v3 = flavor.startswith("seurat_v3")  # seurat_v3 ranks genes on the counts; the others on log-normalised values
         if flavor == "seurat_v3" and batch_key is None:  # scanpy's table, computed here (see `seurat_v3_table`)
             counts = a.layers[layer]
-            table = seurat_v3_table(lambda: [counts], a.n_obs, *count_moments(counts), n_top_genes, a.var_names)
+            table = seurat_v3_table(lambda: [counts], a.n_obs, *count_moments(counts), n_top_genes, a.var_names,
+                                    source=f"adata: layers['{layer}']")
             for col in ("highly_variable", "highly_variable_rank", "means", "variances", "variances_norm"): a.var[col] = table[col].to_numpy()
             a.uns["hvg"] = {"flavor": flavor}
             hvg = table["highly_variable"].to_numpy()

@@ -106,7 +106,8 @@ def seurat_v3_genes(
     "scanpy's seurat_v3 HVG table (means, variances, variances_norm, highly_variable_rank, highly_variable), from two passes over row chunks."
     st = gene_stats(reader, chunk_size) if stats is None else stats
     chunks = lambda: (reader.rows(s, e) for s, e in reader.chunks(chunk_size))
-    return seurat_v3_table(chunks, st.n_cells, st.mean, st.var, n_top_genes, reader.var.index, span)
+    return seurat_v3_table(chunks, st.n_cells, st.mean, st.var, n_top_genes, reader.var.index, span,
+                           source=f"{reader.path}: {reader.field}")
 
 # %% ../nbs/00c_stream.ipynb #c6774c7
 def read_backed(
