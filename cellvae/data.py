@@ -334,7 +334,7 @@ def seurat_v3_table(
     G = len(mean)
     not_const = var > 0
     n_vary, cells = int(not_const.sum()), f"{n_cells:,} cell{'s' if n_cells != 1 else ''}"
-    advice = f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes at least {G:,})"
+    advice = f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes; data.n_top_genes: at least {G:,})"
     if n_vary < 4:  # skmisc's loess ends the process (a segmentation fault) on fewer points; scanpy does not check
         raise InputError(f"{source}: {n_vary} of {G:,} genes vary across the {cells}, too few for seurat_v3's trend of "
                          f"variance on mean; check that these are the cells' raw counts, or {advice}.")
