@@ -387,12 +387,19 @@ def preprocess(
             hvg = table["highly_variable"].to_numpy()
         else:
             import scanpy as sc
+            if v3 and batch_key is not None: _check_batches_vary(a.layers[layer], obs_column(a, batch_key, "batch key (`batch_key`)"), batch_key)
             expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
             ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
-                                            batch_key=batch_key, subset=False)
+                try:
+                    sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
+                                                batch_key=batch_key, subset=False)
+                except ValueError as e:
+                    if not (e.args and isinstance(e.args[0], bytes)): raise  # skmisc's loess speaks bytes; scanpy's own errors pass
+                    within = f" within a batch of obs `{batch_key}`" if batch_key else ""
+                    raise InputError(f"adata: seurat_v3's loess fit of variance on mean failed{within} ({e.args[0].decode()}); a batch of a "
+                                     "few cells cannot rank genes alone: merge it with another or drop its cells.") from None
             hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
     a.var[Keys.HVG] = hvg
     a.X = _log_normalized(a, layer, target_sum).X
@@ -400,6 +407,18 @@ def preprocess(
         "n_highly_variable": int(hvg.sum()), "target_sum": float(target_sum), "flavor": flavor, "layer": layer}
     if subset and not hvg.all(): a._inplace_subset_var(hvg)  # as scanpy's own `subset` does
     return a if copy else None
+
+def _check_batches_vary(counts, batches: pd.Series, batch_key: str):
+    "Raise an `InputError` naming the batches in which fewer than 4 genes vary: scanpy's seurat_v3 fits a loess within each, and skmisc crashes the process (a segmentation fault) on so few points."
+    X, codes = sp.csr_matrix(float16_widened(counts)), pd.Categorical(batches.astype(str))
+    flat = []
+    for b in codes.categories:
+        rows = np.flatnonzero(codes == b)
+        n_vary = int((count_moments(X[rows])[1] > 0).sum())
+        if n_vary < 4: flat.append(f"`{b}` ({len(rows):,} cell{'s' if len(rows) != 1 else ''}, {n_vary} varying gene{'s' if n_vary != 1 else ''})")
+    if flat:
+        raise InputError(f"adata: obs `{batch_key}`: seurat_v3 ranks genes within each batch, and in batch {', '.join(flat[:5])}"
+                         f"{' and more' if len(flat) > 5 else ''} fewer than 4 genes vary; merge such batches with others or drop their cells.")
 
 def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:
     "A new AnnData (same obs and var) whose `X` is `log1p` of `layers[layer]` scaled to `target_sum` per cell."
