@@ -112,6 +112,10 @@ def check_counts(
         what = ", ".join(f"{n:,} {k}" for k, n in bad.items())
         raise InputError(f"{source}: {what} value{'s' if sum(bad.values()) > 1 else ''} where raw counts are required.{hint}")
 
+def _counted(n: int, noun: str) -> str:
+    "'1 cell', '2,638 cells': a number and its noun for messages."
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
 def _whole_nonnegative(v: np.ndarray) -> bool:
     "Are all these numbers finite, non-negative and whole? (NaN fails the comparisons, +inf the bound.) A tenth of the tallies' time."
     if not v.size: return True
@@ -317,6 +321,10 @@ def moments_from_sums(
     if n != 1: var *= n / (n - 1)
     return mean, var
 
+def _few_cells_advice(n_genes: int) -> str:
+    "What to do when seurat_v3 cannot fit its trend: the flavor that needs none, or every gene."
+    return f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes; data.n_top_genes: at least {n_genes:,})"
+
 def seurat_v3_table(
     blocks: Callable[[], Iterable],  # returns a new iterator over the counts in row blocks (scipy sparse or dense)
     n_cells: int,                    # cells in all blocks
@@ -333,8 +341,7 @@ def seurat_v3_table(
     from skmisc.loess import loess
     G = len(mean)
     not_const = var > 0
-    n_vary, cells = int(not_const.sum()), f"{n_cells:,} cell{'s' if n_cells != 1 else ''}"
-    advice = f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes; data.n_top_genes: at least {G:,})"
+    n_vary, cells, advice = int(not_const.sum()), _counted(n_cells, "cell"), _few_cells_advice(G)
     if n_vary < 4:  # skmisc's loess ends the process (a segmentation fault) on fewer points; scanpy does not check
         raise InputError(f"{source}: {n_vary} of {G:,} genes vary across the {cells}, too few for seurat_v3's trend of "
                          f"variance on mean; check that these are the cells' raw counts, or {advice}.")
@@ -397,9 +404,9 @@ def preprocess(
                                                 batch_key=batch_key, subset=False)
                 except ValueError as e:
                     if not (e.args and isinstance(e.args[0], bytes)): raise  # skmisc's loess speaks bytes; scanpy's own errors pass
-                    within = f" within a batch of obs `{batch_key}`" if batch_key else ""
-                    raise InputError(f"adata: seurat_v3's loess fit of variance on mean failed{within} ({e.args[0].decode()}); a batch of a "
-                                     "few cells cannot rank genes alone: merge it with another or drop its cells.") from None
+                    what = (f" within a batch of obs `{batch_key}` ({e.args[0].decode()}); a batch of a few cells cannot rank genes alone: "
+                            "merge it with another or drop its cells") if batch_key else f" ({e.args[0].decode()}); {_few_cells_advice(a.n_vars)}"
+                    raise InputError(f"adata: seurat_v3's loess fit of variance on mean failed{what}.") from None
             hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
     a.var[Keys.HVG] = hvg
     a.X = _log_normalized(a, layer, target_sum).X
@@ -415,7 +422,7 @@ def _check_batches_vary(counts, batches: pd.Series, batch_key: str):
     for b in codes.categories:
         rows = np.flatnonzero(codes == b)
         n_vary = int((count_moments(X[rows])[1] > 0).sum())
-        if n_vary < 4: flat.append(f"`{b}` ({len(rows):,} cell{'s' if len(rows) != 1 else ''}, {n_vary} varying gene{'s' if n_vary != 1 else ''})")
+        if n_vary < 4: flat.append(f"`{b}` ({_counted(len(rows), 'cell')}, {_counted(n_vary, 'varying gene')})")
     if flat:
         raise InputError(f"adata: obs `{batch_key}`: seurat_v3 ranks genes within each batch, and in batch {', '.join(flat[:5])}"
                          f"{' and more' if len(flat) > 5 else ''} fewer than 4 genes vary; merge such batches with others or drop their cells.")
