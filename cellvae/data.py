@@ -321,6 +321,10 @@ def moments_from_sums(
     if n != 1: var *= n / (n - 1)
     return mean, var
 
+def _loess_failure(e: ValueError) -> str | None:
+    "skmisc's loess error text (it raises ValueError with bytes, e.g. b'svddc failed in l2fit'); None for any other ValueError."
+    return e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else None
+
 def _few_cells_advice(n_genes: int) -> str:
     "What to do when seurat_v3 cannot fit its trend: the flavor that needs none, or every gene."
     return f"use the seurat flavor (flavor='seurat'; data.hvg_flavor: seurat), or keep every gene (n_top_genes; data.n_top_genes: at least {n_genes:,})"
@@ -349,7 +353,7 @@ def seurat_v3_table(
     model = loess(np.log10(mean[not_const]), np.log10(var[not_const]), span=span, degree=2)
     try: model.fit()
     except ValueError as e:  # e.g. "svddc failed in l2fit": too few distinct points for the local fits
-        why = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+        why = _loess_failure(e) or str(e)
         raise InputError(f"{source}: seurat_v3's loess fit of variance on mean failed on the {n_vary:,} genes that vary across "
                          f"{cells} ({why}); with so few cells or genes, {advice}.") from None
     fitted[not_const] = model.outputs.fitted_values
@@ -403,9 +407,10 @@ def preprocess(
                     sc.pp.highly_variable_genes(ranked, n_top_genes=n_top_genes, flavor=flavor, layer=layer if v3 else None,
                                                 batch_key=batch_key, subset=False)
                 except ValueError as e:
-                    if not (e.args and isinstance(e.args[0], bytes)): raise  # skmisc's loess speaks bytes; scanpy's own errors pass
-                    what = (f" within a batch of obs `{batch_key}` ({e.args[0].decode()}); a batch of a few cells cannot rank genes alone: "
-                            "merge it with another or drop its cells") if batch_key else f" ({e.args[0].decode()}); {_few_cells_advice(a.n_vars)}"
+                    why = _loess_failure(e)
+                    if why is None: raise  # scanpy's own errors pass
+                    what = (f" within a batch of obs `{batch_key}` ({why}); a batch of a few cells cannot rank genes alone: "
+                            "merge it with another or drop its cells") if batch_key else f" ({why}); {_few_cells_advice(a.n_vars)}"
                     raise InputError(f"adata: seurat_v3's loess fit of variance on mean failed{what}.") from None
             hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
     a.var[Keys.HVG] = hvg
