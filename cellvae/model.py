@@ -224,30 +224,41 @@ class _CountLogLikelihood(torch.autograd.Function):
     "Per-cell NB / ZINB log-likelihood; the local derivatives are computed with the value (see the formulas above)."
     @staticmethod
     def forward(ctx, x, mu, theta, pi, rows, cols, eps, grad):
-        t = mu + theta + eps
+        at = rows * x.shape[1] + cols                    # the listed entries' places in the flattened batch
+        xv = x.reshape(-1).index_select(0, at)
+        if not bool(xv.all()):                           # listed zeros (e.g. thinned away) count as zeros
+            keep = xv != 0
+            at, rows, cols, xv = at[keep], rows[keep], cols[keep], xv[keep]
+        theta_eps = theta + eps
+        log_theta = torch.log(theta_eps)
+        t = mu + theta_eps
         log_t = torch.log(t)
-        log_theta = torch.log(theta + eps)
-        q = (log_theta - log_t).mul_(theta)              # log NB(0)
+        q = torch.sub(log_theta, log_t).mul_(theta)      # log NB(0), at every entry
         if pi is not None: q.sub_(pi)                    # minus the dropout logit
-        x_log = torch.log(mu + eps).sub_(log_t).mul_(x)  # x (log mu - log t): 0 at zero counts
-        xv, tv = x.reshape(-1).index_select(0, rows * x.shape[1] + cols), theta.index_select(0, cols)
-        lgam = torch.lgamma(xv + tv).sub_(torch.lgamma(tv)).sub_(torch.lgamma(xv + 1))
-        if pi is None:
-            ll, w = q.add_(x_log).sum(-1), None
-        else:  # log ZINB(0) = softplus(q) - softplus(-pi); at x > 0: q + x_log - softplus(-pi)
-            zero = (x == 0).to(x.dtype)
-            ll = (F.softplus(q).sub_(q).sub_(x_log).mul_(zero).add_(q).add_(x_log).sub_(F.softplus(-pi))).sum(-1)
-            w = torch.sigmoid(q).sub_(1).mul_(zero).add_(1)  # d ll / d log NB(0): sigmoid(q) at zeros, 1 elsewhere
-        ll.index_add_(0, rows, lgam)
+        # the terms that vanish at zero counts, at the non-zero entries alone: x (log mu - log t) and the lgammas
+        tv, mu_v, t_v = theta.index_select(0, cols), mu.reshape(-1).index_select(0, at), t.reshape(-1).index_select(0, at)
+        nz = torch.log(mu_v + eps).sub_(torch.log(t_v)).mul_(xv)
+        nz.add_(torch.lgamma(xv + tv)).sub_(torch.lgamma(tv)).sub_(torch.lgamma(xv + 1))
+        if pi is None: ll = q.sum(-1)
+        else:  # log ZINB = softplus(q) - softplus(-pi) at zero counts; q + nz - softplus(-pi) elsewhere
+            neg_pi, q_v = pi.neg(), q.reshape(-1).index_select(0, at)
+            ll = F.softplus(q).sum(-1).sub_(F.softplus(neg_pi).sum(-1))
+            nz.add_(q_v).sub_(F.softplus(q_v))
+        ll.index_add_(0, rows, nz)
         ctx.zinb = pi is not None
-        if grad:
-            r = t.reciprocal_()
-            d_mu = torch.reciprocal(mu + eps).mul_(x).sub_((theta if w is None else w * theta).add(x).mul_(r))
-            d_theta = log_t.neg_().add_(log_theta + theta / (theta + eps)).sub_(r * theta)  # d log NB(0) / d theta
+        if grad:  # each derivative as at a zero count on the dense matrix, then set at the non-zero entries
+            neg_rt, w = torch.div(-theta, t), None          # -theta / t
+            if pi is not None:
+                w = torch.sigmoid(q)                     # d ll / d log NB(0): sigmoid(q) at zero counts, 1 elsewhere
+                w.view(-1).index_fill_(0, at, 1.0)
+            d_theta = torch.sub(log_theta + theta / theta_eps, log_t).add_(neg_rt)  # d log NB(0) / d theta
             if w is not None: d_theta.mul_(w)
-            d_theta.sub_(r.mul_(x))
+            r_v = t_v.reciprocal_()
+            d_theta.view(-1).index_add_(0, at, xv * r_v, alpha=-1)  # - x / t
+            d_mu = neg_rt if w is None else neg_rt.mul_(w)  # - w theta / t; at non-zero counts x / mu - (theta + x) / t
+            d_mu.view(-1).index_copy_(0, at, torch.div(xv, mu_v + eps).sub_((tv + xv).mul_(r_v)))
             d_lgam = torch.digamma(xv + tv).sub_(torch.digamma(theta).index_select(0, cols))
-            d_pi = torch.sigmoid(-pi).sub_(w) if w is not None else torch.empty(0)
+            d_pi = torch.sigmoid(neg_pi).sub_(w) if w is not None else torch.empty(0)
             ctx.save_for_backward(d_mu, d_theta, d_lgam, d_pi, rows, cols)
         return ll
 
