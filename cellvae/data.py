@@ -380,10 +380,14 @@ def preprocess(
     *,
     subset: bool = False,      # keep only the HVGs (scanpy's `subset`), e.g. for another tool's model
     copy: bool = False,        # annotate and return a copy instead of `adata`
+    source: str | None = None, # names the data in messages, e.g. the file it was read from; None: `adata` and its layer
 ) -> ad.AnnData | None:
     "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
     if layer not in adata.layers: raise InputError(f"adata: no layer `{layer}` with raw counts; read the data with read_counts.")
-    check_layer_counts(adata, layer)  # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
+    counts_name = source or f"adata: layers['{layer}']"  # a file's counts may have been X or any layer: it is named alone
+    # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
+    if source is None: check_layer_counts(adata, layer)
+    else: check_counts(adata.layers[layer], source, counts_hint([k for k in _count_layers(adata) if k != layer]))
     if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
     a = adata.copy() if copy else adata
     hvg = np.ones(a.n_vars, bool)
@@ -392,13 +396,14 @@ def preprocess(
         if flavor == "seurat_v3" and batch_key is None:  # scanpy's table, computed here (see `seurat_v3_table`)
             counts = a.layers[layer]
             table = seurat_v3_table(lambda: [counts], a.n_obs, *count_moments(counts), n_top_genes, a.var_names,
-                                    source=f"adata: layers['{layer}']")
+                                    source=counts_name)
             for col in ("highly_variable", "highly_variable_rank", "means", "variances", "variances_norm"): a.var[col] = table[col].to_numpy()
             a.uns["hvg"] = {"flavor": flavor}
             hvg = table["highly_variable"].to_numpy()
         else:
             import scanpy as sc
-            if v3 and batch_key is not None: _check_batches_vary(a.layers[layer], obs_column(a, batch_key, "batch key (`batch_key`)"), batch_key)
+            if v3 and batch_key is not None:
+                _check_batches_vary(a.layers[layer], obs_column(a, batch_key, "batch key (`batch_key`)", source or "adata"), batch_key, source or "adata")
             expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
             ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
             with warnings.catch_warnings():
@@ -411,7 +416,7 @@ def preprocess(
                     if why is None: raise  # scanpy's own errors pass
                     what = (f" within a batch of obs `{batch_key}` ({why}); a batch of a few cells cannot rank genes alone: "
                             "merge it with another or drop its cells") if batch_key else f" ({why}); {_few_cells_advice(a.n_vars)}"
-                    raise InputError(f"adata: seurat_v3's loess fit of variance on mean failed{what}.") from None
+                    raise InputError(f"{counts_name}: seurat_v3's loess fit of variance on mean failed{what}.") from None
             hvg = ranked.var["highly_variable"].to_numpy() if v3 else np.isin(a.var_names, ranked.var_names[ranked.var["highly_variable"]])
     a.var[Keys.HVG] = hvg
     a.X = _log_normalized(a, layer, target_sum).X
@@ -420,7 +425,7 @@ def preprocess(
     if subset and not hvg.all(): a._inplace_subset_var(hvg)  # as scanpy's own `subset` does
     return a if copy else None
 
-def _check_batches_vary(counts, batches: pd.Series, batch_key: str):
+def _check_batches_vary(counts, batches: pd.Series, batch_key: str, source: str = "adata"):
     "Raise an `InputError` naming the batches in which fewer than 4 genes vary: scanpy's seurat_v3 fits a loess within each, and skmisc crashes the process (a segmentation fault) on so few points."
     X, codes = sp.csr_matrix(float16_widened(counts)), pd.Categorical(batches.astype(str))
     flat = []
@@ -429,7 +434,7 @@ def _check_batches_vary(counts, batches: pd.Series, batch_key: str):
         n_vary = int((count_moments(X[rows])[1] > 0).sum())
         if n_vary < 4: flat.append(f"`{b}` ({_counted(len(rows), 'cell')}, {_counted(n_vary, 'varying gene')})")
     if flat:
-        raise InputError(f"adata: obs `{batch_key}`: seurat_v3 ranks genes within each batch, and in batch {', '.join(flat[:5])}"
+        raise InputError(f"{source}: obs `{batch_key}`: seurat_v3 ranks genes within each batch, and in batch {', '.join(flat[:5])}"
                          f"{' and more' if len(flat) > 5 else ''} fewer than 4 genes vary; merge such batches with others or drop their cells.")
 
 def _log_normalized(a: ad.AnnData, layer: str, target_sum: float) -> ad.AnnData:
@@ -764,7 +769,8 @@ def load_dataset(
 def inspect_data(path: str | os.PathLike | None, cfg) -> dict:
     "Read and preprocess a dataset as training would (with config `cfg`); return what was found."
     a = load_dataset(path, cfg.data.layer, cfg.paths.data_root, cfg.data.max_memory_gb)
-    preprocess(a, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor)
+    preprocess(a, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
+               source=None if path is None else str(path))
     tot = np.asarray(a.layers[Keys.COUNTS].sum(1)).ravel()
     return {"data": str(path) if path else DEFAULT_DATA, "cells": a.n_obs, "genes": a.n_vars,
             "median counts per cell": float(np.median(tot)), "highly variable genes": int(a.var[Keys.HVG].sum()),

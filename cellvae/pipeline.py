@@ -227,7 +227,7 @@ def train_run(
                                 batch_key=batch_key)
         else:
             preprocess(adata, n_top_genes=cfg.data.n_top_genes, target_sum=cfg.data.target_sum, flavor=cfg.data.hvg_flavor,
-                       batch_key=batch_key)
+                       batch_key=batch_key, source=None if data is None else str(data))  # errors name the file
     with record.stage("train"):
         model = CellVAE.from_config(adata, cfg, batch_key=batch_key, labels_key=labels_key)
         hist = model.train_from_config(cfg, rt, checkpoint=run.checkpoint, resume=resume, progress=progress)
