@@ -298,7 +298,7 @@ def umap_connectivities(
     floor = np.float32(1e-3) * np.where(rho > 0, d.mean(1), d.mean()).astype(np.float32)
     sigma = np.maximum(sigma, floor)
     ix = np.asarray(knn_indices)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # entries clamped below (the self edge) may overflow
         w = np.exp(-((d - rho[:, None]) / sigma[:, None])).astype(np.float32)
     w[(d - rho[:, None] <= 0) | (sigma[:, None] == 0)] = 1.0
     w[ix == np.arange(n)[:, None]] = 0.0  # no self edges
