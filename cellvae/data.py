@@ -142,10 +142,11 @@ def check_layer_counts(
     adata: ad.AnnData,      # the data
     layer: str | None,      # the layer that should hold raw counts; None: X
     source: str = "adata",  # names the data in the message, e.g. its file
+    name: str | None = None,  # the whole name in the message instead of "source: field"
 ):
     "`check_counts` on `adata`'s `layer`: the message names the field, and any other layer that looks like raw counts."
     field = "X" if layer is None else f"layers['{layer}']"
-    check_counts(adata.X if layer is None else adata.layers[layer], f"{source}: {field}",
+    check_counts(adata.X if layer is None else adata.layers[layer], name or f"{source}: {field}",
                  counts_hint([k for k in _count_layers(adata) if k != layer]))
 
 def read_counts(
@@ -385,9 +386,7 @@ def preprocess(
     "Mark the top HVGs in `var['highly_variable']` and log-normalise `X` over every gene; the counts stay in `layers[layer]`."
     if layer not in adata.layers: raise InputError(f"adata: no layer `{layer}` with raw counts; read the data with read_counts.")
     counts_name = source or f"adata: layers['{layer}']"  # a file's counts may have been X or any layer: it is named alone
-    # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
-    if source is None: check_layer_counts(adata, layer)
-    else: check_counts(adata.layers[layer], source, counts_hint([k for k in _count_layers(adata) if k != layer]))
+    check_layer_counts(adata, layer, name=counts_name)  # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
     if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
     a = adata.copy() if copy else adata
     hvg = np.ones(a.n_vars, bool)
