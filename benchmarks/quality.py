@@ -77,6 +77,7 @@ def pca(adata, n_comps: int, seed: int) -> np.ndarray:
     "scanpy's standard path on the HVGs: log-normalised (over all genes), scaled (max 10), PCA."
     import scanpy as sc
     a = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    if hasattr(a.X, "toarray"): a.X = a.X.toarray()  # scaling densifies anyway; done here, scanpy does not warn
     sc.pp.scale(a, max_value=10)
     sc.pp.pca(a, n_comps=n_comps, random_state=seed)
     return a.obsm["X_pca"]

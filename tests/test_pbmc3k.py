@@ -19,6 +19,7 @@ KNN_MARGIN, LOGREG_MARGIN = 0.045, 0.03
 def _pca10(adata):
     import scanpy as sc
     a = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    if hasattr(a.X, "toarray"): a.X = a.X.toarray()  # scaling densifies anyway; done here, scanpy does not warn
     sc.pp.scale(a, max_value=10)
     sc.pp.pca(a, n_comps=10, random_state=0)
     return a.obsm["X_pca"]
