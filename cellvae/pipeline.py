@@ -166,7 +166,7 @@ def plan(
     rt = resolve_runtime(cfg, read_profile(prof_path) if prof_path else None)
     info = {"data": source, "cells": adata.n_obs, "genes": adata.n_vars, "highly variable genes": min(cfg.data.n_top_genes, adata.n_vars),
             "labels key": labels_key, "batch key": batch_key, "device": rt.device, "threads": rt.threads or "torch default",
-            "batch size": rt.batch_size, "max epochs": cfg.train.max_epochs, "likelihood": cfg.model.likelihood,
+            "batch size": rt.batch_size, "autocast": rt.autocast, "max epochs": cfg.train.max_epochs, "likelihood": cfg.model.likelihood,
             "latent dim": cfg.model.latent_dim, "run folder": str(run.root), "profile": str(prof_path) if prof_path else "none",
             "data path": path.message}
     return info, adata
@@ -253,7 +253,7 @@ def train_run(
     record.metrics.update({"cellvae_version": cellvae.__version__,
         "data": {**model.data_info, "source": str(data) if data else DEFAULT_DATA, "labels_key": labels_key, "batch_key": batch_key},
         "train": hist.to_dict(timings=False),  # clock times go under "timings", so the rest of metrics.json is reproducible
-        "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size, "processes": world}})
+        "runtime": {"device": rt.device, "threads": rt.threads, "batch_size": rt.batch_size, "autocast": rt.autocast, "processes": world}})
     record.metrics["timings"]["train_epochs"] = [round(e["seconds"], 3) for e in hist.history]
     record.save("complete")
     return model, adata, record

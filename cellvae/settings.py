@@ -32,7 +32,7 @@ __all__ = ['SEED_MAX', 'PROFILE_KEYS', 'RETIRED_PROFILE_KEYS', 'PathsConfig', 'D
            'ArtifactsConfig', 'Config', 'coerce', 'parse_text', 'from_dict', 'default_config_dict', 'defaults',
            'read_yaml', 'environment', 'load_config', 'dump_config', 'save_config', 'load_run_config', 'Profile',
            'gpu_batch_size', 'machine_profile', 'write_profile', 'read_profile', 'find_profile', 'profile_overrides',
-           'Runtime', 'resolve_runtime']
+           'Runtime', 'cpu_bfloat16', 'mixed_precision', 'resolve_runtime']
 
 # %% ../nbs/00a_settings.ipynb #c005
 def _ge(n): return field(metadata={"ge": n})
@@ -94,6 +94,7 @@ class TrainConfig:
     checkpoint_seconds: float = _ge(0)
     threads: Optional[int] = _ge(1)
     device: Literal["auto", "cpu", "cuda"]
+    precision: Literal["auto", "float32", "bfloat16"]
 
 @dataclass(kw_only=True)
 class EncodeConfig:
@@ -546,6 +547,27 @@ class Runtime:
     batch_size: int
     autocast: bool
 
+def cpu_bfloat16(
+    cpuinfo: str | None = None,  # the text of /proc/cpuinfo (None: read it)
+) -> bool:
+    "Whether this CPU multiplies bfloat16 natively: the `avx512_bf16` or `amx_bf16` flag of Linux's /proc/cpuinfo (False where there is none)."
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags") and ":" in line), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+def mixed_precision(
+    precision: str,                   # `train.precision`: auto | float32 | bfloat16
+    device: str,                      # cpu or cuda
+    profile: Profile | None = None,   # the machine profile, if any (for a GPU's memory)
+) -> bool:
+    "Whether training autocasts its matrix products to bfloat16 (float16 on GPUs without bfloat16); `auto`: where the processor computes it natively."
+    if precision != "auto": return precision == "bfloat16"
+    if device.split(":")[0] == "cuda":
+        return profile is not None and ((profile.gpu_vram_gb or 0) >= 12 or profile.gpu_memory_fraction >= 0.85)
+    return cpu_bfloat16()
+
 def resolve_runtime(
     cfg: Config,                      # the loaded configuration
     profile: Profile | None = None,   # the machine profile, if any
@@ -566,6 +588,5 @@ def resolve_runtime(
             import torch
             vram = torch.cuda.get_device_properties(0).total_memory / 2**30
         batch_size = gpu_batch_size(vram, batch_size)
-    autocast = device == "cuda" and profile is not None and (
-        (profile.gpu_vram_gb or 0) >= 12 or profile.gpu_memory_fraction >= 0.85)
-    return Runtime(device=device, threads=cfg.train.threads, batch_size=batch_size, autocast=autocast)
+    return Runtime(device=device, threads=cfg.train.threads, batch_size=batch_size,
+                   autocast=mixed_precision(cfg.train.precision, device, profile))

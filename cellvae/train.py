@@ -222,7 +222,7 @@ def train_vae(
     depth_augmentation_min: float = defaults().train.depth_augmentation_min,  # the shallowest depth they are thinned to
     threads: int | None = None,       # torch threads (None leaves torch's setting)
     device: str = "cpu",              # cpu or cuda
-    autocast: bool = False,           # mixed precision (`Runtime.autocast`: on CUDA with enough memory)
+    autocast: bool = False,           # bfloat16 matrix products (`Runtime.autocast`, from `train.precision`)
     checkpoint: str | os.PathLike | None = None,  # write checkpoints here (see `checkpoint_every`)
     checkpoint_every: int = defaults().train.checkpoint_every,  # epochs between checkpoints ...
     checkpoint_seconds: float = defaults().train.checkpoint_seconds,  # ... or seconds, whichever comes first; and at the end

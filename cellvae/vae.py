@@ -26,7 +26,7 @@ from .data import DataAdapter, check_layer_counts, counts_of, gene_map, gene_mas
 from .annotator import Annotator, export_annotator
 from .eval import category_order, label_metrics
 from .model import VAE, export_encoder
-from .settings import defaults
+from .settings import defaults, mixed_precision
 from .stream import StreamAdapter, is_backed, read_cells
 from .train import TrainResult, seed_everything, train_vae
 
@@ -177,7 +177,7 @@ def train(
     val_fraction: float = defaults().data.val_fraction,  # cells held out for early stopping
     threads: int | None = _T.threads,         # torch threads (None: torch's setting)
     device: str = _T.device,                  # auto (CUDA where torch sees a GPU) | cpu | cuda
-    autocast: bool = False,  # mixed precision for the linear layers (see `train_vae`)
+    autocast: bool | None = None,  # bfloat16 matrix products (see `train_vae`); None: where the processor computes them natively (`mixed_precision`)
     checkpoint: str | os.PathLike | None = None,  # a checkpoint file (see `train_vae`)
     checkpoint_every: int = _T.checkpoint_every,  # epochs between checkpoints ...
     checkpoint_seconds: float = _T.checkpoint_seconds,  # ... or seconds, whichever first; and always at the end
@@ -190,6 +190,7 @@ def train(
     p = self.init_params
     labels = None if p["labels_key"] is None else self.adata.obs[p["labels_key"]].to_numpy()
     if device == "auto": device = "cuda" if torch.cuda.is_available() else "cpu"
+    if autocast is None: autocast = mixed_precision(_T.precision, device)
     kw = dict(batch_index=self.batch_codes(self.adata), labels=labels, val_fraction=val_fraction, batch_size=batch_size, seed=p["seed"],
               label_index=self.label_codes(self.adata) if self.module.n_labels else None)
     if is_backed(self.adata):
@@ -211,7 +212,7 @@ def train(
 
 @patch
 def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult:
-    "Train with the train section of a `Config` (and a `Runtime`'s device, threads, batch size and autocast)."
+    "Train with the train section of a `Config` (and a `Runtime`'s device, threads, batch size and autocast; without one, on the CPU)."
     t = cfg.train
     kw = dict(max_epochs=t.max_epochs, batch_size=runtime.batch_size if runtime else t.batch_size, learning_rate=t.learning_rate,
               weight_decay=t.weight_decay, patience=t.patience, min_delta=t.min_delta,
@@ -220,7 +221,8 @@ def train_from_config(self: CellVAE, cfg, runtime=None, **kwargs) -> TrainResult
               checkpoint_every=t.checkpoint_every, checkpoint_seconds=t.checkpoint_seconds,
               val_fraction=cfg.data.val_fraction, threads=runtime.threads if runtime else t.threads,
               chunk_size=cfg.data.chunk_size, shuffle_buffer=cfg.data.shuffle_buffer,
-              device=runtime.device if runtime else "cpu", autocast=runtime.autocast if runtime else False)
+              device=runtime.device if runtime else "cpu",
+              autocast=runtime.autocast if runtime else mixed_precision(t.precision, "cpu"))
     return self.train(**{**kw, **kwargs})
 
 # %% ../nbs/02a_vae.ipynb #c015
