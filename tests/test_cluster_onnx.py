@@ -161,7 +161,9 @@ def test_pbmc3k_latent_without_noise_assignment_is_approximate_predict(pbmc3k_mo
     assert ok.mean() > 0.99 and len(set(want_labels.tolist()) - {-1}) >= 3
     assert (labels == want_labels).mean() >= 0.999  # ties included
     np.testing.assert_allclose(probs, want_probs, atol=1e-6, rtol=0)
-    assert (want_labels < 0).mean() > 0.2  # the noise HDBSCAN itself leaves, which assign_noise would label
+    # the test covers the noise HDBSCAN itself leaves (which assign_noise would label): hundreds of cells, about a fifth
+    # of them (18.6% with bfloat16 training, over 20% in float32), not a handful
+    assert (want_labels < 0).mean() > 0.1
 
 
 @pytest.mark.slow
