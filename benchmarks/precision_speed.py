@@ -18,10 +18,11 @@ import torch
 
 from cellvae.data import DataAdapter, preprocess, read_counts
 from cellvae.model import VAE
-from cellvae.settings import cpu_bfloat16
+from cellvae.settings import cpu_bfloat16, defaults
 from cellvae.train import _autocast, thin_counts
 from synthetic import realistic_counts
 
+T = defaults().train  # the shipped training settings: augmentation, learning rate, batch size
 PBMC3K = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
 
 
@@ -29,7 +30,7 @@ def step_ms(model, opt, batches, autocast: bool) -> float:
     "Mean milliseconds of one training step (thinning, forward, backward, Adam) over `batches`."
     t = time.perf_counter()
     for b in batches:
-        counts = thin_counts(b["counts"], 0.5, 0.25, b.get("nonzero"))
+        counts = thin_counts(b["counts"], T.depth_augmentation, T.depth_augmentation_min, b.get("nonzero"))
         with _autocast("cpu", autocast):
             out = model(counts, None, kl_weight=1.0, nonzero=b.get("nonzero"))
         opt.zero_grad(set_to_none=True)
@@ -48,13 +49,13 @@ def main():
     for name, load in sets:
         a = load()
         preprocess(a)
-        data = DataAdapter.from_anndata(a, seed=0, batch_size=256)
+        data = DataAdapter.from_anndata(a, seed=0, batch_size=T.batch_size)
         batches = [b for _, b in zip(range(30), data.train_batches(0))]
         for threads in args.threads:
             torch.set_num_threads(threads)
             torch.manual_seed(0)
             model = VAE(data.n_genes).train()
-            opt = torch.optim.Adam(model.parameters(), lr=4e-3, eps=0.01, fused=True)
+            opt = torch.optim.Adam(model.parameters(), lr=T.learning_rate, eps=0.01, fused=True)
             step_ms(model, opt, batches[:3], False), step_ms(model, opt, batches[:3], True)  # warm-up
             times = np.array([[step_ms(model, opt, batches, ac) for ac in (False, True)] for _ in range(args.rounds)])
             f32, b16 = np.median(times, axis=0)
