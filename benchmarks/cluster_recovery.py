@@ -1,0 +1,68 @@
+"""Clusters scored two ways on saved latents: ARI, and how well each known type is found by some one cluster.
+
+Not a test: it prints a table. ARI rewards matching the large types and barely sees a rare one merged away; the
+recovery score here is the mean over types of the best F1 of any single cluster against that type (a type no cluster
+isolates scores low whatever its size). Save the latents first, then run from the repository root:
+
+    python benchmarks/quality.py --skip-baselines --save-latents /tmp/latents
+    python benchmarks/cluster_recovery.py /tmp/latents            # ~3 min for five datasets
+
+Rules: HDBSCAN leaf clusters on the latent's diffusion map at t = 16 (as `cluster.onnx` fits them; noise to the
+Euclidean-nearest clustered cell, as `cluster_diffusion.py` does) with a minimum cluster size of 2% (the default) and
+3% of the cells, and Leiden on the latent at resolutions 0.5 and 1.0 (`cellvae.eval.leiden_clusters`).
+"""
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from cluster_diffusion import hdbscan_leaf
+from quality import DATASETS
+
+
+def recovery(y: np.ndarray, labels: np.ndarray) -> float:
+    "Mean over the types in `y` of the best F1 of any one cluster in `labels` against that type."
+    types, yi = np.unique(y, return_inverse=True)
+    _, li = np.unique(labels, return_inverse=True)
+    both = np.zeros((len(types), li.max() + 1))
+    np.add.at(both, (yi, li), 1)
+    f1 = 2 * both / (both.sum(1, keepdims=True) + both.sum(0, keepdims=True))
+    return float(f1.max(1).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
+    ap.add_argument("--name", default="default", help="the configuration's name in the file names")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    from sklearn.metrics import adjusted_rand_score
+    from cellvae.diffusion import DiffusionMap
+    from cellvae.eval import leiden_clusters
+    scores = {}  # rule -> dataset -> [(ari, recovery, clusters)]
+    files = [(ds, seed, args.latents / f"{args.name}-{ds}-{seed}.npz") for ds in DATASETS for seed in args.seeds]
+    for ds, seed, f in files:
+        if not f.exists():
+            print(f"{f}: not found, skipped"); continue
+        d = np.load(f, allow_pickle=True)
+        z, y = d["latent"], d["labels"].astype(str)
+        dmap = DiffusionMap.fit(z, time=0)
+        coords = dmap.transform(z) * dmap.evals.numpy() ** 16
+        rules = {f"HDBSCAN on the diffusion map, {share:.0%}": hdbscan_leaf(coords, share) for share in (0.02, 0.03)}
+        rules.update({f"Leiden {r}": leiden_clusters(z, resolution=r, seed=seed) for r in (0.5, 1.0)})
+        for rule, lab in rules.items():
+            scores.setdefault(rule, {}).setdefault(ds, []).append((adjusted_rand_score(y, lab), recovery(y, lab), len(set(lab))))
+        print(f"scored {ds} seed {seed}", flush=True)
+    names = list(next(iter(scores.values())))
+    print(f"\nARI / type recovery (clusters), mean over seeds {args.seeds}; latents: {args.latents}/{args.name}-*\n")
+    print("| rule | " + " | ".join(names) + " | mean |\n|---|" + "---|" * (len(names) + 1))
+    for rule, per in scores.items():
+        cells = [np.mean(per[ds], 0) for ds in names]
+        print(f"| {rule} | " + " | ".join(f"{a:.3f} / {r:.3f} ({n:.1f})" for a, r, n in cells)
+              + f" | {np.mean([c[0] for c in cells]):.3f} / {np.mean([c[1] for c in cells]):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
