@@ -7,9 +7,10 @@ isolates scores low whatever its size). Save the latents first, then run from th
     python benchmarks/quality.py --skip-baselines --save-latents /tmp/latents
     python benchmarks/cluster_recovery.py /tmp/latents            # ~3 min for five datasets
 
-Rules: HDBSCAN leaf clusters on the latent's diffusion map at t = 16 (as `cluster.onnx` fits them; noise to the
-Euclidean-nearest clustered cell, as `cluster_diffusion.py` does) with a minimum cluster size of 2% (the default) and
-3% of the cells, and Leiden on the latent at resolutions 0.5 and 1.0 (`cellvae.eval.leiden_clusters`).
+Rules: HDBSCAN on the latent's diffusion map at t = 16 (as `cluster.onnx` fits it; min_samples 10, noise to the
+Euclidean-nearest clustered cell, as `cluster_diffusion.py` does): leaf clusters of at least 1, 1.5, 2 (the default)
+or 3% of the cells, and excess-of-mass clusters of at least 0.5, 1 or 2%; and Leiden on the latent at resolutions 0.5
+and 1.0 (`cellvae.eval.leiden_clusters`).
 """
 import argparse
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster_diffusion import hdbscan_leaf
+from cluster_levers import hdbscan_labels
 from quality import DATASETS
 
 
@@ -50,7 +51,9 @@ def main():
         z, y = d["latent"], d["labels"].astype(str)
         dmap = DiffusionMap.fit(z, time=0)
         coords = dmap.transform(z) * dmap.evals.numpy() ** 16
-        rules = {f"HDBSCAN on the diffusion map, {share:.0%}": hdbscan_leaf(coords, share) for share in (0.02, 0.03)}
+        size = lambda share: max(10, round(share * len(z)))
+        rules = {f"HDBSCAN leaf, {share:.1%}": hdbscan_labels(coords, size(share)) for share in (0.01, 0.015, 0.02, 0.03)}
+        rules.update({f"HDBSCAN eom, {share:.1%}": hdbscan_labels(coords, size(share), selection="eom") for share in (0.005, 0.01, 0.02)})
         rules.update({f"Leiden {r}": leiden_clusters(z, resolution=r, seed=seed) for r in (0.5, 1.0)})
         for rule, lab in rules.items():
             scores.setdefault(rule, {}).setdefault(ds, []).append((adjusted_rand_score(y, lab), recovery(y, lab), len(set(lab))))
