@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster_levers import DATASETS, hdbscan_labels  # the same leaf HDBSCAN and noise assignment
+from cluster_levers import DATASETS, hdbscan_labels, saved_latents  # the same leaf HDBSCAN and noise assignment
 
 
 def hdbscan_leaf(x, share):
@@ -41,13 +41,8 @@ def blobs():
 
 
 def latents(folder: Path, name: str, seeds):
-    for ds in DATASETS:
-        for s in seeds:
-            f = folder / f"{name}-{ds}-{s}.npz"
-            if not f.exists():
-                print(f"{f}: not found, skipped"); continue
-            d = np.load(f, allow_pickle=True)
-            yield ds, d["latent"], d["labels"].astype(str), len(d["latent"])
+    "(dataset, latent, labels, cells scored) of each saved latent."
+    for ds, _, z, y in saved_latents(folder, name, seeds): yield ds, z, y, len(z)
 
 
 def main():

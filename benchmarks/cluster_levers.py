@@ -31,6 +31,17 @@ import scipy.sparse as sp
 from quality import DATASETS  # the labelled datasets quality.py saves latents of
 
 
+def saved_latents(folder: Path, name: str, seeds):
+    "(dataset, seed, latent, labels) of each `quality.py --save-latents` file NAME-DATASET-SEED.npz in `folder`; missing ones are skipped."
+    for ds in DATASETS:
+        for seed in seeds:
+            f = folder / f"{name}-{ds}-{seed}.npz"
+            if not f.exists():
+                print(f"{f}: not found, skipped"); continue
+            d = np.load(f, allow_pickle=True)
+            yield ds, seed, d["latent"], d["labels"].astype(str)
+
+
 def assign_noise(x, lab):
     "Noise (-1) cells take the label of their Euclidean-nearest clustered cell."
     from sklearn.neighbors import NearestNeighbors
@@ -111,18 +122,12 @@ def main():
     warnings.simplefilter("ignore")
     from sklearn.metrics import adjusted_rand_score
     scores = {}  # rule -> dataset -> [(ari, clusters)]
-    for ds in DATASETS:
-        for s in args.seeds:
-            f = args.latents / f"{args.name}-{ds}-{s}.npz"
-            if not f.exists():
-                print(f"{f}: not found, skipped"); continue
-            d = np.load(f, allow_pickle=True)
-            z, y = d["latent"], d["labels"].astype(str)
-            labels = rules(z, s)
-            best = max(("leiden 0.5", "leiden 1.0"), key=lambda k: adjusted_rand_score(y, labels[k]))
-            labels = {"leiden, the better resolution": labels[best], **labels}
-            for k, lab in labels.items(): scores.setdefault(k, {}).setdefault(ds, []).append((adjusted_rand_score(y, lab), len(set(lab))))
-            print(f"scored {ds} seed {s}", flush=True)
+    for ds, s, z, y in saved_latents(args.latents, args.name, args.seeds):
+        labels = rules(z, s)
+        best = max(("leiden 0.5", "leiden 1.0"), key=lambda k: adjusted_rand_score(y, labels[k]))
+        labels = {"leiden, the better resolution": labels[best], **labels}
+        for k, lab in labels.items(): scores.setdefault(k, {}).setdefault(ds, []).append((adjusted_rand_score(y, lab), len(set(lab))))
+        print(f"scored {ds} seed {s}", flush=True)
     print(f"\nARI against the cell types, mean over seeds {args.seeds} (clusters); latents: {args.latents}/{args.name}-*\n")
     names = [ds for ds in DATASETS if ds in next(iter(scores.values()))]
     print("| rule | " + " | ".join(names) + " | mean |\n|---|" + "---|" * (len(names) + 1))

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster_levers import hdbscan_labels
-from quality import DATASETS
+from cluster_levers import hdbscan_labels, saved_latents
 
 
 def recovery(y: np.ndarray, labels: np.ndarray) -> float:
@@ -43,12 +42,7 @@ def main():
     from cellvae.diffusion import DiffusionMap
     from cellvae.eval import leiden_clusters
     scores = {}  # rule -> dataset -> [(ari, recovery, clusters)]
-    files = [(ds, seed, args.latents / f"{args.name}-{ds}-{seed}.npz") for ds in DATASETS for seed in args.seeds]
-    for ds, seed, f in files:
-        if not f.exists():
-            print(f"{f}: not found, skipped"); continue
-        d = np.load(f, allow_pickle=True)
-        z, y = d["latent"], d["labels"].astype(str)
+    for ds, seed, z, y in saved_latents(args.latents, args.name, args.seeds):
         dmap = DiffusionMap.fit(z, time=0)
         coords = dmap.transform(z) * dmap.evals.numpy() ** 16
         size = lambda share: max(10, round(share * len(z)))
