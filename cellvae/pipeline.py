@@ -207,7 +207,7 @@ def train_run(
     record: RunRecord | None = None,    # the run's record, when training is part of a longer run
 ):
     "Train a model into the run folder; return the CellVAE, the preprocessed AnnData and the run's record."
-    from cellvae.train import init_distributed
+    from cellvae.train import init_distributed, leave_distributed
     from cellvae.vae import CellVAE
     record = RunRecord(run) if record is None else record
     if adata is None:
@@ -231,6 +231,7 @@ def train_run(
     with record.stage("train"):
         model = CellVAE.from_config(adata, cfg, batch_key=batch_key, labels_key=labels_key)
         hist = model.train_from_config(cfg, rt, checkpoint=run.checkpoint, resume=resume, progress=progress)
+        leave_distributed()  # training held the last collective: every process leaves the group before rank 0 writes alone
         if rank != 0: return model, adata, record
         model.save(run.model_dir, overwrite=True)
         if not cfg.artifacts.keep_checkpoints: run.checkpoint.unlink(missing_ok=True)

@@ -30,8 +30,8 @@ from .settings import defaults
 
 # %% auto #0
 __all__ = ['seed_everything', 'kl_weight', 'thin_counts', 'TrainResult', 'distributed_rank', 'is_main_process',
-           'init_distributed', 'broadcast_object', 'barrier', 'all_sum', 'validation_loss', 'save_checkpoint',
-           'load_checkpoint', 'TrainingDiverged', 'train_vae']
+           'init_distributed', 'broadcast_object', 'barrier', 'all_sum', 'leave_distributed', 'validation_loss',
+           'save_checkpoint', 'load_checkpoint', 'TrainingDiverged', 'train_vae']
 
 # %% ../nbs/02_train.ipynb #c006
 def seed_everything(seed: int):
@@ -130,6 +130,12 @@ def all_sum(
     t = torch.as_tensor(values, device=device if nccl else "cpu")
     dist.all_reduce(t)
     return t.cpu().numpy()
+
+def leave_distributed():
+    "Leave the process group this process joined, once its last collective is done (nothing to do in a single process)."
+    # torch asks every process to destroy its group before exiting: a gloo group still alive at interpreter exit can
+    # abort the process ('terminate called without an active exception'), as one CI run's second rank did
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/02_train.ipynb #c013
 def _to(batch: dict, device) -> dict:
