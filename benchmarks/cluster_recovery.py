@@ -7,7 +7,8 @@ isolates scores low whatever its size). Save the latents first, then run from th
     python benchmarks/quality.py --skip-baselines --save-latents /tmp/latents
     python benchmarks/cluster_recovery.py /tmp/latents            # ~3 min for five datasets
 
-Rules: HDBSCAN on the latent's diffusion map at t = 16 (as `cluster.onnx` fits it; min_samples 10, noise to the
+Rules: `cluster.onnx` as cellvae fits it by default (`fit_clusters`' rule, exported and run with onnxruntime, noise
+assigned by mutual reachability); HDBSCAN on the latent's diffusion map at t = 16 (as `cluster.onnx` fits it; min_samples 10, noise to the
 Euclidean-nearest clustered cell, as `cluster_diffusion.py` does): leaf clusters of at least 1, 1.5, 2 (the default)
 or 3% of the cells, and excess-of-mass clusters of at least 0.5, 1 or 2%; and Leiden on the latent at resolutions 0.5
 and 1.0 (`cellvae.eval.leiden_clusters`).
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cluster_levers import hdbscan_labels, saved_latents
+from quality import onnx_labels
 
 
 def recovery(y: np.ndarray, labels: np.ndarray) -> float:
@@ -41,12 +43,15 @@ def main():
     from sklearn.metrics import adjusted_rand_score
     from cellvae.diffusion import DiffusionMap
     from cellvae.eval import leiden_clusters
+    from cellvae.settings import load_config
+    cfg = load_config(env={}, profile=False)
     scores = {}  # rule -> dataset -> [(ari, recovery, clusters)]
     for ds, seed, z, y in saved_latents(args.latents, args.name, args.seeds):
         dmap = DiffusionMap.fit(z, time=0)
         coords = dmap.transform(z) * dmap.evals.numpy() ** 16
         size = lambda share: max(10, round(share * len(z)))
-        rules = {f"HDBSCAN leaf, {share:.1%}": hdbscan_labels(coords, size(share)) for share in (0.01, 0.015, 0.02, 0.03)}
+        rules = {"cluster.onnx (the default rule)": onnx_labels(z, cfg)}
+        rules |= {f"HDBSCAN leaf, {share:.1%}": hdbscan_labels(coords, size(share)) for share in (0.01, 0.015, 0.02, 0.03)}
         rules.update({f"HDBSCAN eom, {share:.1%}": hdbscan_labels(coords, size(share), selection="eom") for share in (0.005, 0.01, 0.02)})
         rules.update({f"Leiden {r}": leiden_clusters(z, resolution=r, seed=seed) for r in (0.5, 1.0)})
         for rule, lab in rules.items():

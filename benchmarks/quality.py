@@ -66,16 +66,20 @@ def scores(z, y, seed: int) -> dict:
     return out
 
 
-def onnx_clusters(z, y, cfg) -> dict:
-    "ARI of cluster.onnx (fitted on all cells with the config's rule, then run on them) and its number of clusters."
+def onnx_labels(z, cfg) -> np.ndarray:
+    "cluster.onnx's labels of the cells `z` (fitted on all of them with the config's rule, exported, run with onnxruntime)."
     from cellvae.cluster import cluster, export_cluster_model, fit_clusters
-    from cellvae.eval import cluster_agreement
     c = cfg.cluster
     fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
                        assign_noise=c.assign_noise, space=c.space)
     with tempfile.TemporaryDirectory() as d:
-        labels, _ = cluster(export_cluster_model(fit, Path(d) / "cluster.onnx"), z)
-    a = cluster_agreement(labels, y)
+        return cluster(export_cluster_model(fit, Path(d) / "cluster.onnx"), z)[0]
+
+
+def onnx_clusters(z, y, cfg) -> dict:
+    "ARI of cluster.onnx (see `onnx_labels`) and its number of clusters."
+    from cellvae.eval import cluster_agreement
+    a = cluster_agreement(onnx_labels(z, cfg), y)
     return {"onnx_ari": a["ari"], "onnx_clusters": a["n_clusters"]}
 
 

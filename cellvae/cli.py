@@ -286,7 +286,7 @@ def encode_cmd(
 def train_clusters_cmd(
     encodings: Annotated[Path, typer.Argument(help="Encodings (.npy, cells x latent_dim) to fit HDBSCAN on.")],
     cluster_onnx: Annotated[Path, typer.Argument(help="Where to write the clustering model (cluster.onnx).")],
-    min_cluster_size: Annotated[Optional[int], typer.Option("--min-cluster-size", min=2, help="HDBSCAN min_cluster_size (default: a rule of the number of cells).")] = None,
+    min_cluster_size: Annotated[Optional[int], typer.Option("--min-cluster-size", min=2, help="HDBSCAN min_cluster_size (default: chosen from the data; see the cluster notebook).")] = None,
     min_samples: Annotated[Optional[int], typer.Option("--min-samples", min=1, help="HDBSCAN min_samples (default: a rule of the number of cells).")] = None,
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on a seeded uniform sample of N cells (default: the config's cluster.num_samples, 50,000); every cell is labelled by the model.")] = None,
     selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from .settings import defaults
 from anndata import AnnData
 
 # %% auto #0
-__all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_clusters',
+__all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_hdbscan', 'fit_clusters',
            'export_cluster_model', 'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
 
 # %% ../nbs/04_cluster.ipynb #c007
@@ -38,11 +39,14 @@ def default_cluster_params(
     n_cells: int,                           # number of cells the clusters are fitted on
     space: str = defaults().cluster.space,  # what HDBSCAN sees: 'diffusion' (the latent's diffusion map) or 'latent'
 ) -> dict:
-    "HDBSCAN settings for a single-cell latent: leaf clusters of at least 2% of the cells on its diffusion map, 0.5% on the latent (10 to 500)."
+    "HDBSCAN settings for a single-cell latent: `min_cluster_size` is the first of `min_cluster_sizes` whose clusters leave at most `max_noise` of the cells as noise."
     if n_cells < 1: raise InputError(f"n_cells={n_cells}: there are no cells to cluster; pass a non-empty latent.")
     if space not in SPACES: raise ConfigError(f"space={space!r}: use 'diffusion' or 'latent'.")
-    share = 0.02 if space == "diffusion" else 0.005
-    return dict(space=space, min_cluster_size=int(np.clip(round(share * n_cells), 10, 500)), min_samples=10, selection="leaf")
+    # diffusion map: leaf clusters of at least 1, 1.5, 2, 3 or 5% of the cells, the smallest that leaves at most a fifth
+    # of them as noise (see "How large a cluster"); the latent itself: 0.5%. Sizes are clipped to 10-500 cells.
+    shares, max_noise = ((0.01, 0.015, 0.02, 0.03, 0.05), 0.2) if space == "diffusion" else ((0.005,), 1.0)
+    sizes = tuple(sorted({int(np.clip(round(s * n_cells), 10, 500)) for s in shares}))
+    return dict(space=space, min_cluster_sizes=sizes, max_noise=max_noise, min_samples=10, selection="leaf")
 
 # %% ../nbs/04_cluster.ipynb #c010
 @dataclass
@@ -199,14 +203,30 @@ class ClusterFit:
     predictor: HDBSCANPredictor
     labels: np.ndarray         # HDBSCAN's labels of the training cells (-1: noise; not yet reassigned)
     probabilities: np.ndarray  # HDBSCAN's membership strengths of the training cells
-    params: dict               # space, min_cluster_size, min_samples, selection, assign_noise
+    params: dict               # space, min_cluster_size, min_samples, selection, assign_noise, noise_by_size (the sizes tried)
     clusterer: hdbscan.HDBSCAN
 
 # %% ../nbs/04_cluster.ipynb #c027
+def fit_hdbscan(
+    points: np.ndarray,     # what HDBSCAN clusters
+    sizes: Sequence[int],   # `min_cluster_size` candidates, smallest first
+    max_noise: float,       # the largest share of `points` left as noise that is accepted
+    **kwargs,               # passed on to `hdbscan.HDBSCAN` (min_samples, cluster_selection_method, ...)
+) -> tuple[hdbscan.HDBSCAN, dict]:
+    "HDBSCAN, with prediction data, at the first of `sizes` that leaves at most `max_noise` of `points` as noise (else the one leaving least); and the noise share of each size tried."
+    tried, best = {}, None
+    for mcs in sizes:
+        c = hdbscan.HDBSCAN(min_cluster_size=int(mcs), **kwargs).fit(points)
+        tried[int(mcs)] = float(np.mean(c.labels_ < 0))
+        if best is None or tried[int(mcs)] < tried[best.min_cluster_size]: best = c
+        if tried[int(mcs)] <= max_noise: break
+    best.generate_prediction_data()  # what `prediction_data=True` runs after a fit; only for the one kept
+    return best, tried
+
 def fit_clusters(
     encodings: np.ndarray,                # (cells, latent) float array, e.g. `obsm['X_cellvae']`
     *,
-    min_cluster_size: int | None = None,  # None: `default_cluster_params(len(encodings))`
+    min_cluster_size: int | None = None,  # None: chosen by `default_cluster_params(len(encodings))`' rule
     min_samples: int | None = None,       # None: the default rule's, at most `min_cluster_size`
     selection: str | None = None,         # 'leaf' or 'eom'; None: the default rule's ('leaf')
     assign_noise: bool = True,            # label would-be noise too (see `HDBSCANPredictor`)
@@ -216,19 +236,19 @@ def fit_clusters(
     "Fit HDBSCAN to a latent (or its diffusion map) and return the predictor for new cells with the training labels."
     x = check_encodings(encodings).astype(np.float32)
     rule = default_cluster_params(max(len(x), 1), space)
-    mcs = int(min_cluster_size or rule["min_cluster_size"])
-    ms = int(min_samples or min(rule["min_samples"], mcs))
+    sizes, max_noise = ((int(min_cluster_size),), 1.0) if min_cluster_size else (rule["min_cluster_sizes"], rule["max_noise"])
+    ms = int(min_samples or min(rule["min_samples"], sizes[0]))
     selection = selection or rule["selection"]
     if selection not in ("leaf", "eom"): raise ConfigError(f"selection={selection!r}: use 'leaf' or 'eom'.")
-    if mcs < 2 or ms < 1: raise ConfigError(f"min_cluster_size={mcs}, min_samples={ms}: use min_cluster_size >= 2 and min_samples >= 1.")
-    if len(x) < max(mcs, 2 * ms):
-        raise InputError(f"encodings: {len(x)} cells are fewer than min_cluster_size={mcs} (or 2 x min_samples={2 * ms}, "
+    if sizes[0] < 2 or ms < 1: raise ConfigError(f"min_cluster_size={sizes[0]}, min_samples={ms}: use min_cluster_size >= 2 and min_samples >= 1.")
+    if len(x) < max(sizes[0], 2 * ms):
+        raise InputError(f"encodings: {len(x)} cells are fewer than min_cluster_size={sizes[0]} (or 2 x min_samples={2 * ms}, "
                          f"which prediction needs); pass more cells or a smaller min_cluster_size/min_samples.")
     dmap = DiffusionMap.fit(x) if space == "diffusion" else None
     points = x if dmap is None else dmap.transform(x)  # the coordinates cluster.onnx computes for these cells
-    clusterer = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=selection,
-                                prediction_data=True, **hdbscan_kwargs).fit(points)
-    params = dict(space=space, min_cluster_size=mcs, min_samples=ms, selection=selection, assign_noise=assign_noise)
+    clusterer, noise = fit_hdbscan(points, sizes, max_noise, min_samples=ms, cluster_selection_method=selection, **hdbscan_kwargs)
+    params = dict(space=space, min_cluster_size=clusterer.min_cluster_size, min_samples=ms, selection=selection,
+                  assign_noise=assign_noise, noise_by_size=noise)
     return ClusterFit(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=assign_noise, space=dmap), clusterer.labels_.copy(),
                       clusterer.probabilities_.copy(), params, clusterer)
 
