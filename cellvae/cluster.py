@@ -215,11 +215,11 @@ def fit_hdbscan(
 ) -> tuple[hdbscan.HDBSCAN, dict]:
     "HDBSCAN, with prediction data, at the first of `sizes` that leaves at most `max_noise` of `points` as noise (else the one leaving least); and the noise share of each size tried."
     tried, best = {}, None
-    for mcs in sizes:
-        c = hdbscan.HDBSCAN(min_cluster_size=int(mcs), **kwargs).fit(points)
-        tried[int(mcs)] = float(np.mean(c.labels_ < 0))
-        if best is None or tried[int(mcs)] < tried[best.min_cluster_size]: best = c
-        if tried[int(mcs)] <= max_noise: break
+    for mcs in map(int, sizes):
+        c = hdbscan.HDBSCAN(min_cluster_size=mcs, **kwargs).fit(points)
+        tried[mcs] = float(np.mean(c.labels_ < 0))
+        if best is None or tried[mcs] < tried[best.min_cluster_size]: best = c
+        if tried[mcs] <= max_noise: break
     best.generate_prediction_data()  # what `prediction_data=True` runs after a fit; only for the one kept
     return best, tried
 
