@@ -16,13 +16,12 @@ Datasets: the latents `quality.py --save-latents` wrote (NAME-DATASET-SEED.npz: 
 8 sets of Gaussian blobs with a known answer (2,000 cells in 6 blobs in 5-d or 12 in 10-d, seeds 0-3, plus 10%
 uniform background cells, which are left out of the ARI).
 """
-import argparse
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from cluster_levers import DATASETS, hdbscan_labels, saved_latents  # the same leaf HDBSCAN and noise assignment
+from cluster_levers import DATASETS, hdbscan_labels, latents_args, saved_latents  # the same leaf HDBSCAN and noise assignment
 
 
 def hdbscan_leaf(x, share):
@@ -46,11 +45,7 @@ def latents(folder: Path, name: str, seeds):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
-    ap.add_argument("--name", default="cellvae", help="the configuration's name in the file names")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    args = ap.parse_args()
+    args = latents_args(__doc__, name="cellvae")
     warnings.simplefilter("ignore")
     from sklearn.metrics import adjusted_rand_score
     from cellvae.diffusion import DiffusionMap

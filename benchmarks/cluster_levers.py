@@ -31,6 +31,15 @@ import scipy.sparse as sp
 from quality import DATASETS  # the labelled datasets quality.py saves latents of
 
 
+def latents_args(doc: str, name: str = "default") -> argparse.Namespace:
+    "The command line of a script that reads `saved_latents`: the folder, the configuration's name, the seeds."
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
+    ap.add_argument("--name", default=name, help="the configuration's name in the file names")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    return ap.parse_args()
+
+
 def saved_latents(folder: Path, name: str, seeds):
     "(dataset, seed, latent, labels) of each `quality.py --save-latents` file NAME-DATASET-SEED.npz in `folder`; missing ones are skipped."
     for ds in DATASETS:
@@ -114,11 +123,7 @@ def rules(z, seed):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
-    ap.add_argument("--name", default="default", help="the configuration's name in the file names")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    args = ap.parse_args()
+    args = latents_args(__doc__)
     warnings.simplefilter("ignore")
     from sklearn.metrics import adjusted_rand_score
     scores = {}  # rule -> dataset -> [(ari, clusters)]

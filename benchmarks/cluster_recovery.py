@@ -13,13 +13,11 @@ Euclidean-nearest clustered cell, as `cluster_diffusion.py` does): leaf clusters
 or 3% of the cells, and excess-of-mass clusters of at least 0.5, 1 or 2%; and Leiden on the latent at resolutions 0.5
 and 1.0 (`cellvae.eval.leiden_clusters`).
 """
-import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from cluster_levers import hdbscan_labels, saved_latents
+from cluster_levers import hdbscan_labels, latents_args, saved_latents
 from quality import onnx_labels
 
 
@@ -34,11 +32,7 @@ def recovery(y: np.ndarray, labels: np.ndarray) -> float:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
-    ap.add_argument("--name", default="default", help="the configuration's name in the file names")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    args = ap.parse_args()
+    args = latents_args(__doc__)
     warnings.simplefilter("ignore")
     from sklearn.metrics import adjusted_rand_score
     from cellvae.diffusion import DiffusionMap
