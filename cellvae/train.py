@@ -7,6 +7,7 @@ Docs: https://cellvae.github.io/cellvae/train.html.md"""
 # %% ../nbs/02_train.ipynb #c002
 from __future__ import annotations
 
+import atexit
 import copy
 import math
 import os
@@ -106,6 +107,7 @@ def init_distributed(
         cuda = torch.cuda.is_available() if device == "auto" else torch.device(device).type == "cuda"
         if cuda: torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
+        atexit.register(leave_distributed)  # also when an error ends the process before `train_run` leaves the group
     return distributed_rank()
 
 def broadcast_object(obj):
