@@ -34,12 +34,13 @@ def one(n: int):
         t_exp = time.perf_counter() - t0
         mb = p.stat().st_size / 1e6
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"| {n:,} | {t_fit:.1f} | {t_exp:.1f} | {rss:.0f} | {mb:.1f} | {len(set(fit.labels)) - (-1 in fit.labels)} |", flush=True)
+    tried = ", ".join(f"{size} ({noise:.0%})" for size, noise in fit.params["noise_by_size"].items())
+    print(f"| {n:,} | {t_fit:.1f} | {t_exp:.1f} | {rss:.0f} | {mb:.1f} | {len(set(fit.labels)) - (-1 in fit.labels)} | {tried} |", flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--one": one(int(sys.argv[2])); sys.exit()
-    print("| training points | fit s | export s | peak RSS MB | cluster.onnx MB | clusters |")
-    print("|---|---|---|---|---|---|", flush=True)
+    print("| training points | fit s | export s | peak RSS MB | cluster.onnx MB | clusters | min_cluster_size tried (noise) |")
+    print("|---|---|---|---|---|---|---|", flush=True)
     for n in sys.argv[1:]:
         subprocess.run([sys.executable, __file__, "--one", n], check=False)
