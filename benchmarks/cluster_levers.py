@@ -31,12 +31,13 @@ import scipy.sparse as sp
 from quality import DATASETS  # the labelled datasets quality.py saves latents of
 
 
-def latents_args(doc: str, name: str = "default") -> argparse.Namespace:
-    "The command line of a script that reads `saved_latents`: the folder, the configuration's name, the seeds."
+def latents_args(doc: str, name: str = "default", blobs: bool = False) -> argparse.Namespace:
+    "The command line of a script that reads `saved_latents`: the folder, the configuration's name, the seeds (and `--blobs`)."
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("latents", type=Path, help="the folder of quality.py --save-latents")
     ap.add_argument("--name", default=name, help="the configuration's name in the file names")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    if blobs: ap.add_argument("--blobs", action="store_true", help="also the 8 Gaussian-blob sets of cluster_diffusion.py")
     return ap.parse_args()
 
 

@@ -68,10 +68,8 @@ def scores(z, y, seed: int) -> dict:
 
 def onnx_labels(z, cfg) -> np.ndarray:
     "cluster.onnx's labels of the cells `z` (fitted on all of them with the config's rule, exported, run with onnxruntime)."
-    from cellvae.cluster import cluster, export_cluster_model, fit_clusters
-    c = cfg.cluster
-    fit = fit_clusters(z, min_cluster_size=c.min_cluster_size, min_samples=c.min_samples, selection=c.selection,
-                       assign_noise=c.assign_noise, space=c.space)
+    from cellvae.cluster import cluster, export_cluster_model, fit_configured
+    fit = fit_configured(z, cfg.cluster)
     with tempfile.TemporaryDirectory() as d:
         return cluster(export_cluster_model(fit, Path(d) / "cluster.onnx"), z)[0]
 

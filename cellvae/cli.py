@@ -291,6 +291,7 @@ def train_clusters_cmd(
     num_samples: Annotated[Optional[int], typer.Option("--num-samples", min=1, help="Fit on a seeded uniform sample of N cells (default: the config's cluster.num_samples, 50,000); every cell is labelled by the model.")] = None,
     selection: Annotated[Optional[str], typer.Option("--selection", help="Cluster selection: leaf or eom.")] = None,
     space: Annotated[Optional[str], typer.Option("--space", help="What HDBSCAN clusters: diffusion (the encodings' diffusion map; the default) or latent (the encodings themselves).")] = None,
+    epsilon: Annotated[Optional[float], typer.Option("--epsilon", min=0, help="Merge leaf clusters that split closer than this many times the median core distance (HDBSCAN's cluster_selection_epsilon), with clusters from 0.5% of the cells; 1 finds rare types and subtypes (default: none).")] = None,
     assign_noise: Annotated[Optional[bool], typer.Option("--assign-noise/--no-assign-noise", help="Give the cells HDBSCAN calls noise the cluster of their nearest clustered cell (cellvae's rule); off: exactly hdbscan.approximate_predict, noise -1.")] = None,
     config: ConfigOpt = None,
 ):
@@ -301,7 +302,7 @@ def train_clusters_cmd(
     from cellvae.pipeline import train_clusters_file
     cfg = _config(config, **{"cluster.min_cluster_size": min_cluster_size, "cluster.min_samples": min_samples,
                              "cluster.selection": selection, "cluster.assign_noise": assign_noise,
-                             "cluster.space": space})
+                             "cluster.space": space, "cluster.epsilon": epsilon})
     p = train_clusters_file(encodings, cluster_onnx, cfg.cluster, num_samples=num_samples, seed=cfg.seed)
     err_console.print(f"Wrote {escape(str(p))}")
 

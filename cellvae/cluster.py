@@ -19,6 +19,7 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 import torch
+from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 from . import __version__
@@ -30,7 +31,7 @@ from anndata import AnnData
 
 # %% auto #0
 __all__ = ['SPACES', 'default_cluster_params', 'HDBSCANPredictor', 'check_encodings', 'ClusterFit', 'fit_hdbscan', 'fit_clusters',
-           'export_cluster_model', 'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
+           'fit_configured', 'export_cluster_model', 'model_bytes', 'cluster', 'noise_summary', 'cluster_adata']
 
 # %% ../nbs/04_cluster.ipynb #c007
 SPACES = ("diffusion", "latent")
@@ -38,15 +39,18 @@ SPACES = ("diffusion", "latent")
 def default_cluster_params(
     n_cells: int,                           # number of cells the clusters are fitted on
     space: str = defaults().cluster.space,  # what HDBSCAN sees: 'diffusion' (the latent's diffusion map) or 'latent'
+    epsilon: float | None = defaults().cluster.epsilon,  # merge distance, a multiple of the median core distance (see "Rare types")
 ) -> dict:
     "HDBSCAN settings for a single-cell latent: `min_cluster_size` is the first of `min_cluster_sizes` whose clusters leave at most `max_noise` of the cells as noise."
     if n_cells < 1: raise InputError(f"n_cells={n_cells}: there are no cells to cluster; pass a non-empty latent.")
     if space not in SPACES: raise ConfigError(f"space={space!r}: use 'diffusion' or 'latent'.")
+    if epsilon is not None and not epsilon >= 0: raise ConfigError(f"epsilon={epsilon}: use a number >= 0 (a multiple of the median core distance), or None.")
     # diffusion map: leaf clusters of at least 1, 1.5, 2, 3 or 5% of the cells, the smallest that leaves at most a fifth
-    # of them as noise (see "How large a cluster"); the latent itself: 0.5%. Sizes are clipped to 10-500 cells.
-    shares, max_noise = ((0.01, 0.015, 0.02, 0.03, 0.05), 0.2) if space == "diffusion" else ((0.005,), 1.0)
+    # of them as noise (see "How large a cluster"); the latent itself, or any space with a merge distance: 0.5%.
+    # Sizes are clipped to 10-500 cells.
+    shares, max_noise = ((0.01, 0.015, 0.02, 0.03, 0.05), 0.2) if space == "diffusion" and not epsilon else ((0.005,), 1.0)
     sizes = tuple(sorted({int(np.clip(round(s * n_cells), 10, 500)) for s in shares}))
-    return dict(space=space, min_cluster_sizes=sizes, max_noise=max_noise, min_samples=10, selection="leaf")
+    return dict(space=space, min_cluster_sizes=sizes, max_noise=max_noise, min_samples=10, selection="leaf", epsilon=epsilon or None)
 
 # %% ../nbs/04_cluster.ipynb #c010
 @dataclass
@@ -137,6 +141,7 @@ class HDBSCANPredictor(nn.Module):
         params = dict(latent_dim=tables.train.shape[1] if space is None else space.latent_dim, n_clusters=int(tables.path_label.max() + 1),
                       min_cluster_size=clusterer.min_cluster_size, min_samples=tables.min_samples,
                       n_training_points=len(tables.train), cluster_selection_method=clusterer.cluster_selection_method,
+                      cluster_selection_epsilon=float(clusterer.cluster_selection_epsilon),
                       **({"space": "latent"} if space is None else space.params))
         return cls(tables, assign_noise=assign_noise, params=params, space=space)
 
@@ -203,7 +208,7 @@ class ClusterFit:
     predictor: HDBSCANPredictor
     labels: np.ndarray         # HDBSCAN's labels of the training cells (-1: noise; not yet reassigned)
     probabilities: np.ndarray  # HDBSCAN's membership strengths of the training cells
-    params: dict               # space, min_cluster_size, min_samples, selection, assign_noise, noise_by_size (the sizes tried)
+    params: dict               # space, min_cluster_size, min_samples, selection, epsilon (and its distance), assign_noise, noise_by_size (the sizes tried)
     clusterer: hdbscan.HDBSCAN
 
 # %% ../nbs/04_cluster.ipynb #c027
@@ -231,11 +236,13 @@ def fit_clusters(
     selection: str | None = None,         # 'leaf' or 'eom'; None: the default rule's ('leaf')
     assign_noise: bool = True,            # label would-be noise too (see `HDBSCANPredictor`)
     space: str = defaults().cluster.space,  # what HDBSCAN sees: 'diffusion' (the latent's diffusion map, see `DiffusionMap`) or 'latent'
+    epsilon: float | None = defaults().cluster.epsilon,  # None: no merge distance; else leaf clusters that split closer than this
+                                          # multiple of the median core distance are merged (finds rare types; see "Rare types")
     **hdbscan_kwargs,                     # passed on to `hdbscan.HDBSCAN`
 ) -> ClusterFit:
     "Fit HDBSCAN to a latent (or its diffusion map) and return the predictor for new cells with the training labels."
     x = check_encodings(encodings).astype(np.float32)
-    rule = default_cluster_params(max(len(x), 1), space)
+    rule = default_cluster_params(max(len(x), 1), space, epsilon)
     sizes, max_noise = ((int(min_cluster_size),), 1.0) if min_cluster_size else (rule["min_cluster_sizes"], rule["max_noise"])
     ms = int(min_samples or min(rule["min_samples"], sizes[0]))
     selection = selection or rule["selection"]
@@ -246,11 +253,23 @@ def fit_clusters(
                          f"which prediction needs); pass more cells or a smaller min_cluster_size/min_samples.")
     dmap = DiffusionMap.fit(x) if space == "diffusion" else None
     points = x if dmap is None else dmap.transform(x)  # the coordinates cluster.onnx computes for these cells
+    if rule["epsilon"]:  # in units of the median core distance, as hdbscan's prediction data count it (the cell itself first)
+        core = NearestNeighbors(n_neighbors=ms).fit(points).kneighbors(points)[0][:, -1]
+        hdbscan_kwargs["cluster_selection_epsilon"] = float(rule["epsilon"] * np.median(core))
     clusterer, noise = fit_hdbscan(points, sizes, max_noise, min_samples=ms, cluster_selection_method=selection, **hdbscan_kwargs)
     params = dict(space=space, min_cluster_size=clusterer.min_cluster_size, min_samples=ms, selection=selection,
+                  epsilon=rule["epsilon"], epsilon_distance=clusterer.cluster_selection_epsilon,
                   assign_noise=assign_noise, noise_by_size=noise)
     return ClusterFit(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=assign_noise, space=dmap), clusterer.labels_.copy(),
                       clusterer.probabilities_.copy(), params, clusterer)
+
+def fit_configured(
+    encodings: np.ndarray,  # (cells, latent) float array
+    params,                 # a config's cluster section, `load_config().cluster`
+) -> ClusterFit:
+    "`fit_clusters` with the settings of a config's cluster section."
+    return fit_clusters(encodings, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples, selection=params.selection,
+                        assign_noise=params.assign_noise, space=params.space, epsilon=params.epsilon)
 
 # %% ../nbs/04_cluster.ipynb #c032
 def export_cluster_model(

@@ -324,17 +324,16 @@ def cluster_training_cells(
 def train_clusters_file(
     encodings: str | os.PathLike,       # encodings `.npy`
     cluster_onnx: str | os.PathLike,    # where to write `cluster.onnx`
-    params,                              # the config's cluster section (space, min_cluster_size, min_samples, selection, assign_noise, num_samples)
+    params,                              # the config's cluster section (space, min_cluster_size, min_samples, selection, epsilon, assign_noise, num_samples)
     num_samples: int | None = None,      # fit on a seeded uniform sample of this many cells (default: `params.num_samples`)
     seed: int = defaults().seed,         # the sample's seed
 ) -> Path:
     "Fit HDBSCAN on the encodings in a file (a seeded uniform sample of `num_samples` cells) and export it to `cluster_onnx`."
-    from cellvae.cluster import export_cluster_model, fit_clusters
+    from cellvae.cluster import export_cluster_model, fit_configured
     if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
     x = load_encodings(encodings)
     x = x[cluster_training_cells(len(x), num_samples or params.num_samples, seed)]
-    fit = fit_clusters(x, min_cluster_size=params.min_cluster_size, min_samples=params.min_samples,
-                       selection=params.selection, assign_noise=params.assign_noise, space=params.space)
+    fit = fit_configured(x, params)
     return export_cluster_model(fit, cluster_onnx, metadata={"encodings": Path(encodings).name, "seed": seed})
 
 def cluster_file(
@@ -376,7 +375,7 @@ def run_pipeline(
     adata: ad.AnnData | None = None,    # the data, if already read (annotated in place)
 ) -> dict:
     "Run every stage into the run folder; return the metrics written to `metrics.json`."
-    from cellvae.cluster import cluster_adata, export_cluster_model, fit_clusters, noise_summary
+    from cellvae.cluster import cluster_adata, export_cluster_model, fit_configured, noise_summary
     from cellvae.encode import encode_adata
     from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, leiden_clusters
     from cellvae.report import write_report
@@ -398,8 +397,7 @@ def run_pipeline(
         z = adata.obsm[Keys.LATENT]
         save_npy(run.encodings, z)
     with record.stage("train_clusters"):
-        fit = fit_clusters(z[cluster_training_cells(len(z), c.num_samples, cfg.seed)], min_cluster_size=c.min_cluster_size,
-                           min_samples=c.min_samples, selection=c.selection, assign_noise=c.assign_noise, space=c.space)
+        fit = fit_configured(z[cluster_training_cells(len(z), c.num_samples, cfg.seed)], c)
         export_cluster_model(fit, run.cluster)
     with record.stage("cluster"):
         cluster_adata(adata, run.cluster, batch_size=c.batch_size)

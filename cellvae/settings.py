@@ -111,6 +111,7 @@ class ClusterConfig:
     min_cluster_size: Optional[int] = _ge(2)
     min_samples: Optional[int] = _ge(1)
     selection: Literal["eom", "leaf"]
+    epsilon: Optional[float] = _ge(0)
     assign_noise: bool
     batch_size: int = _ge(1)
     num_samples: Optional[int] = _ge(1)

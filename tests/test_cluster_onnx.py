@@ -20,8 +20,8 @@ def blob_cases(draw):
     n, centers = draw(st.integers(40, 500)), draw(st.integers(1, 6))
     rng = np.random.default_rng(seed)
     box = draw(st.floats(1.0, 1000.0))
-    x, _ = make_blobs(n, n_features=dim, centers=centers, cluster_std=draw(st.floats(0.2, 3.0)),
-                      center_box=(-box, box), random_state=seed)
+    std = draw(st.floats(0.2, 3.0))
+    x, _ = make_blobs(n, n_features=dim, centers=centers, cluster_std=std, center_box=(-box, box), random_state=seed)
     x = np.vstack([x, rng.uniform(x.min(0), x.max(0), (int(n * draw(st.floats(0, 0.4))), dim))])
     if draw(st.booleans()): x = np.vstack([x, x[rng.integers(0, len(x), len(x) // 10)]])  # exact duplicates
     x = x[rng.permutation(len(x))].astype(np.float32)
@@ -31,7 +31,8 @@ def blob_cases(draw):
     assume(n_train >= max(mcs, 2 * (ms or mcs)) and len(x) > n_train)
     train, test = x[:n_train], np.vstack([x[n_train:], x[: min(50, n_train)]])  # held-out and training cells
     kw = dict(min_cluster_size=mcs, min_samples=ms, cluster_selection_method=draw(st.sampled_from(["eom", "leaf"])),
-              allow_single_cluster=draw(st.booleans()))
+              allow_single_cluster=draw(st.booleans()),
+              cluster_selection_epsilon=float(draw(st.sampled_from([0.0, 0.0, 0.5, 2.0])) * std))  # cellvae's `epsilon` option
     return train, test, hdbscan.HDBSCAN(prediction_data=True, **kw).fit(train)
 
 
