@@ -399,6 +399,8 @@ def run_pipeline(
     with record.stage("train_clusters"):
         fit = fit_configured(z[cluster_training_cells(len(z), c.num_samples, cfg.seed)], c)
         export_cluster_model(fit, run.cluster)
+        metrics["cluster_fit"] = {**fit.params, "noise_by_size": {str(k): round(v, 4) for k, v in fit.params["noise_by_size"].items()},
+                                  "n_clusters": fit.predictor.params["n_clusters"], "n_training_cells": len(fit.labels)}
     with record.stage("cluster"):
         cluster_adata(adata, run.cluster, batch_size=c.batch_size)
         labels, probs = adata.obs[Keys.CLUSTER].astype(int).to_numpy(), adata.obs[Keys.CLUSTER_PROB].to_numpy()

@@ -19,7 +19,7 @@ import yaml
 from .core import Files, InputError, write_text
 
 # %% auto #0
-__all__ = ['CAPTIONS', 'metrics_section', 'features_sections', 'report_html', 'report_path', 'write_report']
+__all__ = ['CAPTIONS', 'cluster_rule', 'metrics_section', 'features_sections', 'report_html', 'report_path', 'write_report']
 
 # %% ../nbs/06b_report.ipynb #c695f6b
 def _fmt(v) -> str:
@@ -42,6 +42,18 @@ def _table(header: list[str], rows: list[list[str]], cls: str = "", search: list
 def _kv(d: dict, keys: list[str]) -> list[list[str]]:
     return [[escape(k), _fmt(d[k])] for k in keys if k in d]
 
+def cluster_rule(f: dict) -> str:
+    "One sentence on how cluster.onnx was fitted, from metrics.json's `cluster_fit` (`ClusterFit.params` and counts)."
+    where = {"diffusion": "the latent's diffusion map", "latent": "the latent"}.get(f.get("space"), str(f.get("space")))
+    s = (f"cluster.onnx: HDBSCAN ({f.get('selection')} selection) on {where} of {_fmt(f.get('n_training_cells'))} cells, "
+         f"{_fmt(f.get('n_clusters'))} clusters of at least {_fmt(f.get('min_cluster_size'))} cells")
+    tried = f.get("noise_by_size") or {}
+    if len(tried) > 1:
+        s += (" (the size chosen from the data: the first of " + ", ".join(f"{k} ({v:.0%} noise)" for k, v in tried.items())
+              + " to leave at most a fifth of the cells as noise, else the one leaving least)")
+    if f.get("epsilon"): s += f"; leaves that split closer than {f['epsilon']:g} times the median core distance are merged"
+    return escape(s + ".")
+
 def metrics_section(m: dict) -> str:
     "The metrics of `metrics.json` as tables."
     out = []
@@ -59,6 +71,7 @@ def metrics_section(m: dict) -> str:
         c = m.get(key)
         if c: rows.append([escape(name), *(_fmt(c.get(k)) for k in ("n_clusters", "ari", "nmi")), _fmt(c.get("hdbscan_noise_fraction", ""))])
     if rows: out.append("<h3>Clusters against the labels</h3>" + _table(["clusters", "number", "ARI", "NMI", "HDBSCAN noise fraction"], rows))
+    if m.get("cluster_fit"): out.append(f"<p>{cluster_rule(m['cluster_fit'])}</p>")
     r = m.get("reconstruction") or {}
     if r: out.append("<h3>Held-out reconstruction (per cell)</h3>" + _table(["", "value"], _kv(r, ["negative_elbo", "reconstruction", "kl", "n_cells"])))
     b = m.get("batch_mixing") or {}
