@@ -208,7 +208,7 @@ class ClusterFit:
     predictor: HDBSCANPredictor
     labels: np.ndarray         # HDBSCAN's labels of the training cells (-1: noise; not yet reassigned)
     probabilities: np.ndarray  # HDBSCAN's membership strengths of the training cells
-    params: dict               # space, min_cluster_size, min_samples, selection, epsilon (and its distance), assign_noise, noise_by_size (the sizes tried)
+    params: dict               # space, min_cluster_size, min_samples, selection, epsilon (and its distance), assign_noise, max_noise and noise_by_size (the sizes tried)
     clusterer: hdbscan.HDBSCAN
 
 # %% ../nbs/04_cluster.ipynb #c027
@@ -259,7 +259,7 @@ def fit_clusters(
     clusterer, noise = fit_hdbscan(points, sizes, max_noise, min_samples=ms, cluster_selection_method=selection, **hdbscan_kwargs)
     params = dict(space=space, min_cluster_size=clusterer.min_cluster_size, min_samples=ms, selection=selection,
                   epsilon=rule["epsilon"], epsilon_distance=clusterer.cluster_selection_epsilon,
-                  assign_noise=assign_noise, noise_by_size=noise)
+                  assign_noise=assign_noise, max_noise=max_noise, noise_by_size=noise)
     return ClusterFit(HDBSCANPredictor.from_hdbscan(clusterer, assign_noise=assign_noise, space=dmap), clusterer.labels_.copy(),
                       clusterer.probabilities_.copy(), params, clusterer)
 

@@ -50,7 +50,7 @@ def cluster_rule(f: dict) -> str:
     tried = f.get("noise_by_size") or {}
     if len(tried) > 1:
         s += (" (the size chosen from the data: the first of " + ", ".join(f"{k} ({v:.0%} noise)" for k, v in tried.items())
-              + " to leave at most a fifth of the cells as noise, else the one leaving least)")
+              + f" to leave at most {f.get('max_noise', 0):.0%} of the cells as noise, else the one leaving least)")
     if f.get("epsilon"): s += f"; leaves that split closer than {f['epsilon']:g} times the median core distance are merged"
     return escape(s + ".")
 
