@@ -25,12 +25,14 @@ from sklearn.preprocessing import StandardScaler
 
 from .core import InputError, Keys
 from .data import obs_column
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'label_strings', 'check_labels', 'check_matrix',
-           'annotation_scores', 'representation', 'score_representation', 'transfer_labels', 'transfer_labels_adata',
-           'label_metrics', 'cluster_agreement', 'umap_connectivities', 'neighbor_graph', 'leiden_clusters',
-           'batch_mixing', 'reconstruction_score', 'evaluation_metrics', 'metrics_table']
+           'labels_of', 'labelled_cells', 'annotation_scores', 'representation', 'score_representation',
+           'transfer_labels', 'transfer_labels_adata', 'label_metrics', 'cluster_agreement', 'umap_connectivities',
+           'neighbor_graph', 'leiden_clusters', 'batch_mixing', 'reconstruction_score', 'evaluation_metrics',
+           'metrics_table']
 
 # %% ../nbs/05_eval.ipynb #c006
 def _natural_key(s: str):
@@ -77,6 +79,34 @@ def check_matrix(
     bad = ~np.isfinite(X).all(1)
     if bad.any(): raise InputError(f"{what}: {int(bad.sum()):,} cells hold NaN or infinite values; remove them or fix the representation.")
     return X
+
+# %% ../nbs/05_eval.ipynb #183f3f4c
+def labels_of(
+    adata: ad.AnnData,                  # the data
+    labels_key: str,                    # obs column with the cell types
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
+) -> pd.Series:
+    "The cell types of `obs[labels_key]` as strings, with unlabelled cells (that category, or missing) as NaN."
+    lab = obs_column(adata, labels_key, "labels key (`labels_key`)")
+    out = lab.astype(str).where(lab.notna())
+    return out.where(out != unlabeled_category)
+
+def labelled_cells(
+    adata: ad.AnnData,                  # the data (obs is enough: a backed AnnData will do)
+    labels_key: str,                    # obs column with the cell types
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
+    source: str = "adata",              # names the data in messages
+) -> tuple[np.ndarray, np.ndarray]:
+    "The labelled cells' labels (strings) and a mask of which cells they are; an `InputError` unless they hold two classes."
+    y = labels_of(adata, labels_key, unlabeled_category)
+    keep = y.notna().to_numpy()
+    if y[keep].nunique() < 2:
+        left = f"{int((~keep).sum()):,} cells missing or {unlabeled_category!r}"
+        found = (f"no labelled cells (all {left})" if not keep.any() else f"a single class ({y[keep].iloc[0]!r}"
+                 + (f"; {left})" if not keep.all() else ")"))
+        raise InputError(f"{source}: obs column `{labels_key}` has {found}; annotation and its scores need at least two "
+                         "classes (pass another `labels_key`, or none).")
+    return y[keep].to_numpy().astype(str), keep
 
 # %% ../nbs/05_eval.ipynb #c011
 METHODS = ("knn", "logreg")
@@ -341,7 +371,7 @@ def batch_mixing(
     latent,                            # cells x dimensions representation
     batches: Sequence,                 # one batch per cell
     *,
-    labels: Sequence | None = None,    # one cell type per cell, for the same-label fraction
+    labels: Sequence | None = None,    # one cell type per cell (missing: unlabelled), for the same-label fraction
     k: int = 15,                       # neighbours of each cell (itself excluded)
 ) -> dict:
     "Mean fraction of each cell's `k` nearest neighbours from its own batch (and label), and the fraction random neighbours give."
@@ -355,8 +385,12 @@ def batch_mixing(
     out = dict(k=k, n_batches=int(len(set(b))), same_batch_fraction=float((b[idx] == b[:, None]).mean()),
                same_batch_expected=float(((share - 1) / (len(b) - 1)).mean()), same_label_fraction=None)
     if labels is not None:
-        y, _ = check_labels(labels, len(X))
-        out["same_label_fraction"] = float((y[idx] == y[:, None]).mean())
+        s = labels if isinstance(labels, pd.Series) else pd.Series(labels)
+        if len(s) != len(X): raise InputError(f"labels: {len(s):,} labels for {len(X):,} cells; give one label per cell.")
+        lab = s.notna().to_numpy()
+        y = label_strings(s.astype(object).where(lab, "").to_numpy())
+        pairs = lab[:, None] & lab[idx]  # a labelled cell and a labelled neighbour
+        if pairs.any(): out["same_label_fraction"] = float((y[idx] == y[:, None])[pairs].mean())
     return out
 
 # %% ../nbs/05_eval.ipynb #c033
@@ -397,18 +431,23 @@ def reconstruction_score(
 # %% ../nbs/05_eval.ipynb #c036
 def evaluation_metrics(
     latent,                      # cells x dimensions representation
-    labels: Sequence,            # one label per cell
+    labels: Sequence,            # one label per cell (missing: unlabelled, left out of the scores)
     *,
     clusters: Sequence | None = None,  # one cluster per cell (-1 for noise); None scores Leiden clusters
     k: int = 15,                 # kNN neighbours
     cv: int = 5,                 # folds
     seed: int = 0,               # fold and Leiden seed
 ) -> dict:
-    "Annotation scores (kNN and logistic regression) and clustering agreement, in the `metrics.json` layout."
-    ann = {m: annotation_scores(latent, labels, method=m, k=k, cv=cv, seed=seed) for m in METHODS}
+    "Annotation scores (kNN and logistic regression) and clustering agreement of the labelled cells, in the `metrics.json` layout."
+    X, y = check_matrix(latent, "latent"), labels if isinstance(labels, pd.Series) else pd.Series(labels)
+    if len(y) != len(X): raise InputError(f"labels: {len(y):,} labels for {len(X):,} cells; give one label per cell.")
+    keep = y.notna().to_numpy()
     source = "given" if clusters is not None else "leiden"
-    if clusters is None: clusters = leiden_clusters(latent, seed=seed)
-    return {"annotation": ann, "clustering": {"source": source, **cluster_agreement(clusters, labels)}}
+    clusters = leiden_clusters(X, seed=seed) if clusters is None else np.asarray(clusters)
+    if len(clusters) != len(X): raise InputError(f"clusters: {len(clusters):,} values for {len(X):,} cells; give one cluster per cell.")
+    X, y, clusters = (X, y, clusters) if keep.all() else (X[keep], y[keep].reset_index(drop=True), clusters[keep])
+    ann = {m: annotation_scores(X, y, method=m, k=k, cv=cv, seed=seed) for m in METHODS}
+    return {"annotation": ann, "clustering": {"source": source, **cluster_agreement(clusters, y)}}
 
 # %% ../nbs/05_eval.ipynb #c040
 _ROWS = {"annotation": ("accuracy", "f1_macro", "auroc_macro", "n_cells"),

@@ -17,6 +17,8 @@ import pandas as pd
 from scipy import sparse
 
 from .core import Files, InputError, Keys, write_json, write_text
+from .eval import labels_of
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['MARKER_COLUMNS', 'SCHEMA', 'dimension_correlations', 'top_genes', 'group_activation', 'cluster_markers',
@@ -70,11 +72,12 @@ def top_genes(
 # %% ../nbs/05b_explain.ipynb #c174584
 def group_activation(
     latent: np.ndarray,          # cells x dimensions
-    groups: Sequence,            # a group (cell type, cluster) per cell
+    groups: Sequence,            # a group (cell type, cluster) per cell; missing: none
 ) -> pd.DataFrame:
     "Mean of each dimension per group, z-scored against all cells: groups x dimensions."
     z = np.asarray(latent, dtype=np.float64)
-    g = pd.Series(np.asarray(groups).astype(str), name="group")
+    g = pd.Series(np.asarray(groups, dtype=object))
+    g = g.astype(str).where(g.notna())  # groupby leaves the missing out
     sd = z.std(0); sd[sd == 0] = 1.0
     zs = pd.DataFrame((z - z.mean(0)) / sd, columns=[f"z{i}" for i in range(z.shape[1])])
     return zs.groupby(g.to_numpy()).mean()
@@ -176,6 +179,7 @@ def explain_adata(
     latent_key: str = Keys.LATENT,         # obsm key of the latent
     labels_key: str | None = None,         # obs column of known cell types
     cluster_key: str | None = Keys.CLUSTER,  # obs column of clusters (skipped where absent)
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
     loadings: pd.DataFrame | None = None,  # genes x dimensions (the linear decoder's `get_loadings()`): rank genes by these
     top: int = 20,                         # genes per side of each dimension
     n_markers: int = 25,                   # markers per cluster
@@ -190,7 +194,8 @@ def explain_adata(
         scores, genes, how = dimension_correlations(z, adata.X, batch_size=batch_size), adata.var_names, "pearson"
     dims = [{"name": f"z{i}", **tg} for i, tg in enumerate(top_genes(scores, genes, n=top))]
     has = lambda k: k is not None and k in adata.obs
-    act = {key: group_activation(z, adata.obs[key]) for key in (labels_key, cluster_key) if has(key)}
+    types = labels_of(adata, labels_key, unlabeled_category) if has(labels_key) else None  # unlabelled cells: NaN
+    act = {key: group_activation(z, types if key == labels_key else adata.obs[key]) for key in (labels_key, cluster_key) if has(key)}
     for key, field in ((labels_key, "cell_types"), (cluster_key, "clusters")):
         for i, d in enumerate(dims): d[field] = _ranked(act[key][f"z{i}"]) if key in act else []
     markers, clusters = pd.DataFrame(columns=MARKER_COLUMNS), []
@@ -200,7 +205,7 @@ def explain_adata(
         sizes = cl.value_counts()
         for name in sorted(sizes.index, key=lambda c: (not c.lstrip("-").isdigit(), int(c) if c.lstrip("-").isdigit() else 0, c)):
             size = sizes[name]
-            comp = (adata.obs.loc[(cl == name).to_numpy(), labels_key].astype(str).value_counts(normalize=True) if has(labels_key)
+            comp = (types[(cl == name).to_numpy()].value_counts(normalize=True) if types is not None  # of the labelled cells
                     else pd.Series(dtype=float))
             m = markers[markers.group == name]
             clusters.append({"name": name, "size": int(size),

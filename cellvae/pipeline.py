@@ -130,11 +130,14 @@ def check_keys(
     labels_key: str | None,    # obs column with known cell types, or None
     batch_key: str | None,     # obs column with batches, or None
     source: str = "adata",     # names the data in messages
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
 ) -> None:
-    "Fail clearly unless the keys name obs columns, and the labels hold at least two classes."
+    "Fail clearly unless the keys name obs columns, and the labelled cells hold at least two classes."
+    from cellvae.eval import labelled_cells
     if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)", source)
-    if labels_key is not None and obs_column(adata, labels_key, "labels key (`labels_key`)", source).nunique() < 2:
-        raise InputError(f"{source}: obs column `{labels_key}` has a single class; annotation needs at least two (or omit `labels_key`).")
+    if labels_key is not None:
+        obs_column(adata, labels_key, "labels key (`labels_key`)", source)
+        labelled_cells(adata, labels_key, unlabeled_category, source)
 
 def default_labels_key(adata: ad.AnnData, labels_key: str | None) -> str | None:
     "`labels_key`, else `cell_type` when the data has it, else None."
@@ -161,7 +164,7 @@ def plan(
         adata = load_dataset(data, d.layer, cfg.paths.data_root, d.max_memory_gb)
     source = str(data) if data else DEFAULT_DATA
     labels_key = default_labels_key(adata, labels_key)
-    check_keys(adata, labels_key, batch_key, source)
+    check_keys(adata, labels_key, batch_key, source, cfg.data.unlabeled_category)
     prof_path = find_profile()
     rt = resolve_runtime(cfg, read_profile(prof_path) if prof_path else None)
     info = {"data": source, "cells": adata.n_obs, "genes": adata.n_vars, "highly variable genes": min(cfg.data.n_top_genes, adata.n_vars),
@@ -263,7 +266,7 @@ def train_run(
 def quantize_run_encoder(model, adata: ad.AnnData, run: RunPaths, cfg: Config, labels_key: str | None) -> dict:
     "Write the run's `encoder.int8.onnx` if it passes `quantize_encoder`'s check; return the check, or why it was refused."
     from cellvae.encode import QuantizationRefused, quantize_encoder
-    from cellvae.vae import labels_of
+    from cellvae.eval import labels_of
     counts, labels = model.model_counts(adata), None
     if labels_key is not None:
         y = labels_of(adata, labels_key, cfg.data.unlabeled_category)
@@ -377,7 +380,7 @@ def run_pipeline(
     "Run every stage into the run folder; return the metrics written to `metrics.json`."
     from cellvae.cluster import cluster_adata, export_cluster_model, fit_configured, noise_summary
     from cellvae.encode import encode_adata
-    from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, leiden_clusters
+    from cellvae.eval import batch_mixing, cluster_agreement, evaluation_metrics, labels_of, leiden_clusters
     from cellvae.report import write_report
     from cellvae.viz import run_figures, umap_embedding
     t0, record = time.perf_counter(), RunRecord(run)
@@ -405,12 +408,13 @@ def run_pipeline(
         cluster_adata(adata, run.cluster, batch_size=c.batch_size)
         labels, probs = adata.obs[Keys.CLUSTER].astype(int).to_numpy(), adata.obs[Keys.CLUSTER_PROB].to_numpy()
         save_npy(run.cluster_labels, labels); save_npy(run.cluster_probs, probs)
-    with record.stage("eval"):
-        y = None if labels_key is None else adata.obs[labels_key].astype(str).to_numpy()
+    with record.stage("eval"):  # scored on the labelled cells (`labels_of`); clustered, all cells
+        y = None if labels_key is None else labels_of(adata, labels_key, cfg.data.unlabeled_category).to_numpy()
         if y is not None:
             metrics.update(evaluation_metrics(z, y, clusters=labels, k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed))
             metrics["clustering"].update(noise_summary(labels, probs))
-            metrics["clustering_leiden"] = cluster_agreement(leiden_clusters(z, seed=cfg.seed), y)
+            known = pd.notna(y)
+            metrics["clustering_leiden"] = cluster_agreement(leiden_clusters(z, seed=cfg.seed)[known], y[known])
         if batch_key is not None:
             metrics["batch_mixing"] = batch_mixing(z, adata.obs[batch_key].astype(str), labels=y, k=cfg.eval.knn_k)
         metrics["reconstruction"] = _held_out_score(model, adata)
@@ -418,7 +422,7 @@ def run_pipeline(
         umap_embedding(adata, use_rep=Keys.LATENT, n_neighbors=cfg.viz.umap_n_neighbors, min_dist=cfg.viz.umap_min_dist, seed=cfg.seed)
         run_figures(adata, metrics["train"]["history"], metrics, run.figures, labels_key=labels_key or Keys.CELL_TYPE,
                     cluster_key=Keys.CLUSTER, batch_key=batch_key, formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi,
-                    asset_dir=cfg.paths.asset_images_dir)
+                    asset_dir=cfg.paths.asset_images_dir, unlabeled_category=cfg.data.unlabeled_category)
     with record.stage("explain"):
         explain_run_adata(adata, run, cfg, labels_key, loadings=model.get_loadings() if cfg.model.decoder == "linear" else None)
     with record.stage("write_adata"):
@@ -465,13 +469,13 @@ def eval_run(
     cfg: Config,                      # the configuration (eval section)
     labels_key: str | None = None,    # obs column with known cell types (default: the run's)
 ) -> dict:
-    "Score a run's latent space and clusters against known labels; update its `metrics.json`."
-    from cellvae.eval import evaluation_metrics
+    "Score a run's latent space and clusters against known labels (its labelled cells); update its `metrics.json`."
+    from cellvae.eval import evaluation_metrics, labels_of
     a = _read_run_adata(run)
     labels_key = labels_key or a.uns.get(Keys.UNS, {}).get("params", {}).get("labels_key") or default_labels_key(a, None)
     if labels_key is None: raise InputError(f"{run.adata}: no labels to score against; pass `labels_key` with an obs column.")
-    check_keys(a, labels_key, None, str(run.adata))
-    ev = evaluation_metrics(a.obsm[Keys.LATENT], a.obs[labels_key].astype(str).to_numpy(),
+    check_keys(a, labels_key, None, str(run.adata), cfg.data.unlabeled_category)
+    ev = evaluation_metrics(a.obsm[Keys.LATENT], labels_of(a, labels_key, cfg.data.unlabeled_category),
                             clusters=a.obs[Keys.CLUSTER].astype(int).to_numpy() if Keys.CLUSTER in a.obs else None,
                             k=cfg.eval.knn_k, cv=cfg.eval.cv_folds, seed=cfg.seed)
     metrics = json.loads(run.metrics.read_text()) if run.metrics.exists() else {}
@@ -486,17 +490,14 @@ def eval_encodings(
     cfg: Config,                      # the configuration (eval section)
     clusters: str | os.PathLike | None = None,  # a cluster-labels `.npy` for the same cells
 ) -> dict:
-    "Score encodings (and clusters) against the labels in `data`."
+    "Score encodings (and clusters) against the labels in `data` (its labelled cells)."
     from cellvae.data import read_h5ad
-    from cellvae.eval import evaluation_metrics
+    from cellvae.eval import evaluation_metrics, labels_of
     z = load_encodings(encodings)
     a = read_h5ad(data, backed="r")
-    obs = a.obs
-    obs_column(a, labels_key, "labels key (`labels_key`)", str(data))
-    if len(obs) != len(z): raise InputError(f"{encodings}: {len(z):,} cells but {data} has {len(obs):,}; pass the data the encodings came from.")
-    y = obs[labels_key].astype(str).to_numpy()
-    if len(set(y)) < 2:
-        raise InputError(f"{data}: obs column `{labels_key}` has a single class; scoring needs at least two (pass another `labels_key`).")
+    check_keys(a, labels_key, None, str(data), cfg.data.unlabeled_category)
+    if a.n_obs != len(z): raise InputError(f"{encodings}: {len(z):,} cells but {data} has {a.n_obs:,}; pass the data the encodings came from.")
+    y = labels_of(a, labels_key, cfg.data.unlabeled_category)
     cl = None
     if clusters is not None:
         cl = _read_npy(Path(clusters), "the cluster-labels .npy written by `cellvae cluster` (`clusters`)")
@@ -515,7 +516,8 @@ def viz_run(run: RunPaths, cfg: Config) -> dict:
     p = a.uns.get(Keys.UNS, {}).get("params", {})
     return run_figures(a, metrics.get("train", {}).get("history", []), metrics, run.figures,
                        labels_key=p.get("labels_key") or Keys.CELL_TYPE, cluster_key=Keys.CLUSTER, batch_key=p.get("batch_key"),
-                       formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi, asset_dir=cfg.paths.asset_images_dir)
+                       formats=tuple(cfg.viz.formats), dpi=cfg.viz.dpi, asset_dir=cfg.paths.asset_images_dir,
+                       unlabeled_category=cfg.data.unlabeled_category)
 
 def explain_run_adata(
     adata: ad.AnnData,                     # the run's cells: log-normalised X, the latent and clusters
@@ -528,7 +530,8 @@ def explain_run_adata(
     from cellvae.explain import explain_adata, write_features
     e = cfg.explain
     features, markers = explain_adata(adata, labels_key=labels_key, cluster_key=Keys.CLUSTER, loadings=loadings,
-                                      top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size)
+                                      top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size,
+                                      unlabeled_category=cfg.data.unlabeled_category)
     return write_features(features, markers, run.root)
 
 def _run_loadings(run: RunPaths):

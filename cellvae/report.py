@@ -61,6 +61,10 @@ def metrics_section(m: dict) -> str:
     if ann:
         rows = [[escape(name), *(_fmt(v.get(k)) for k in ("accuracy", "f1_macro", "auroc_macro"))] for name, v in ann.items()]
         out.append("<h3>Cell-type annotation from the latent (5-fold CV)</h3>" + _table(["method", "accuracy", "F1-macro", "AUROC"], rows))
+        scored, n = next(iter(ann.values())).get("n_cells"), (m.get("data") or {}).get("n_cells")
+        if scored is not None and n is not None and scored < n:
+            out.append(f"<p>Annotation and clusters are scored on the {scored:,} labelled cells; the other {n - scored:,} of the "
+                       f"{n:,} have no label (a missing value, or the unlabelled category).</p>")
     a = (m.get("annotator") or {}).get("held_out") or {}
     if a:
         head = (m.get("annotator") or {}).get("head", "")

@@ -24,25 +24,14 @@ import cellvae
 from .core import Files, InputError, Keys, atomic_path, write_json
 from .data import DataAdapter, check_layer_counts, counts_of, gene_map, gene_mask, obs_column
 from .annotator import Annotator, export_annotator
-from .eval import category_order, label_metrics
+from .eval import category_order, label_metrics, labels_of
 from .model import VAE, export_encoder
 from .settings import defaults, mixed_precision
 from .stream import StreamAdapter, is_backed, read_cells
 from .train import TrainResult, seed_everything, train_vae
 
 # %% auto #0
-__all__ = ['labels_of', 'CellVAE']
-
-# %% ../nbs/02a_vae.ipynb #c293606
-def labels_of(
-    adata: ad.AnnData,                  # the data
-    labels_key: str,                    # obs column with the cell types
-    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
-) -> pd.Series:
-    "The cell types of `obs[labels_key]` as strings, with unlabelled cells (that category, or missing) as NaN."
-    lab = obs_column(adata, labels_key, "labels key (`labels_key`)")
-    out = lab.astype(str).where(lab.notna())
-    return out.where(out != unlabeled_category)
+__all__ = ['CellVAE']
 
 # %% ../nbs/02a_vae.ipynb #c008
 def _library_median(adata: ad.AnnData, layer: str | None, genes: Sequence[str], seed: int, max_cells: int = 10_000) -> float:

@@ -26,7 +26,8 @@ from matplotlib.lines import Line2D
 
 from .core import InputError, Keys, atomic_path
 from .data import obs_column
-from .eval import category_order, check_labels, check_matrix, label_strings, neighbor_graph, representation
+from .eval import category_order, check_labels, check_matrix, label_strings, labels_of, neighbor_graph, representation
+from .settings import defaults
 
 # %% auto #0
 __all__ = ['NOISE_COLOR', 'NA_COLOR', 'FORMATS', 'umap_embedding', 'categorical_palette', 'plot_embedding', 'plot_training',
@@ -303,6 +304,7 @@ def run_figures(
     formats: Sequence[str] = ("png",),   # file formats
     dpi: int = 150,                      # png resolution
     asset_dir: str | os.PathLike | None = None,  # also keep timestamped copies here
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
 ) -> dict[str, list[Path]]:
     "Draw and save every figure the run's data allow; return `{figure name: paths}`."
     has = lambda key: key is not None and key in adata.obs
@@ -314,6 +316,6 @@ def run_figures(
     if history: todo["training"] = lambda: plot_training(history)
     if "confusion" in ann and "labels" in ann:
         todo["confusion"] = lambda: plot_confusion(ann["confusion"], ann["labels"], title="Annotation confusion (kNN, row-normalised)")
-    if has(labels_key) and has(cluster_key):
-        todo["cluster_composition"] = lambda: plot_cluster_composition(adata.obs[cluster_key], adata.obs[labels_key])
+    if has(labels_key) and has(cluster_key) and (known := labels_of(adata, labels_key, unlabeled_category).notna().to_numpy()).any():
+        todo["cluster_composition"] = lambda: plot_cluster_composition(adata.obs[cluster_key][known], adata.obs[labels_key][known])
     return {name: save_figure(make(), name, out_dir, formats=formats, dpi=dpi, asset_dir=asset_dir) for name, make in todo.items()}

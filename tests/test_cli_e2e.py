@@ -140,6 +140,36 @@ def test_pipeline_and_train_with_a_batch_key(work):
     assert json.loads((work / "runs" / "bt" / "metrics.json").read_text())["data"]["n_batches"] == 2
 
 
+def test_pipeline_with_partial_labels(work):
+    "Cells labelled Unknown or not at all (common in a reference) are trained on and clustered, and left out of every score."
+    import anndata as ad
+    a = synthetic_counts(n_cells=400, n_genes=120, n_types=4, n_batches=2, batch_effect=0.5, seed=4)
+    types = a.obs["cell_type"].astype(object)
+    a.obs["cell_type"] = types.where(np.arange(a.n_obs) % 5 > 0).where(np.arange(a.n_obs) % 7 > 0, "Unknown").astype("category")
+    a.write_h5ad(work / "partial.h5ad")
+    n_known = int(((np.arange(400) % 5 > 0) & (np.arange(400) % 7 > 0)).sum())
+    r = cellvae("pipeline", "partial.h5ad", "--config", "small.yaml", "--batch-key", "batch", "--output-dir", "runs",
+                "--run-id", "partial", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    run = work / "runs" / "partial"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["status"] == "complete" and m["data"]["n_cells"] == 400
+    assert [m["annotation"][k]["n_cells"] for k in ("knn", "logreg")] == [n_known] * 2
+    assert m["clustering"]["n_cells"] == m["clustering_leiden"]["n_cells"] == n_known
+    assert set(m["annotation"]["knn"]["labels"]) == set(types)  # no 'nan' or 'Unknown' type
+    assert m["batch_mixing"]["same_label_fraction"] is not None
+    assert (run / "figures" / "cluster_composition.png").exists()
+    f = json.loads((run / "features.json").read_text())
+    assert {c["name"] for c in f["dimensions"][0]["cell_types"]} == set(types)
+    assert "scored on the" in (run / "report.html").read_text()
+    r = cellvae("eval", "--encodings", run / "encodings.npy", "--data", "partial.h5ad", "--labels-key", "cell_type", cwd=work)
+    assert r.returncode == 0 and f"{n_known:,}" in r.stdout, r.stderr
+    a.obs["cell_type"] = types.where(np.arange(a.n_obs) < 0).astype("category")  # nobody labelled: told before training
+    a.write_h5ad(work / "unlabelled.h5ad")
+    r = cellvae("pipeline", "unlabelled.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "u", cwd=work)
+    assert r.returncode == 1 and "no labelled cells" in r.stderr and not (work / "runs" / "u" / "model").exists(), r.stderr
+
+
 def test_run_adata_keeps_every_gene(work):
     "The pipeline's adata.h5ad: all genes, counts in a layer, log-normalised X, the model's genes marked."
     import anndata as ad
