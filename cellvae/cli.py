@@ -154,7 +154,7 @@ def profile_cmd(
 # %% ../nbs/07_cli.ipynb #c012
 def inspect_cmd(
     data: Annotated[Optional[Path], typer.Argument(help="An .h5ad, 10x .h5 or 10x matrix folder; omit for the embedded PBMC data.")] = None,
-    layer: Annotated[Optional[str], typer.Option(help="The layer holding raw counts (default: X).")] = None,
+    layer: Annotated[Optional[str], typer.Option(help="The layer holding raw counts (default: X; raw: adata.raw).")] = None,
     n_top_genes: Annotated[Optional[int], typer.Option(min=1, help="Highly variable genes to select.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="A YAML config file overriding the defaults.")] = None,
 ):
@@ -170,7 +170,7 @@ def inspect_cmd(
 
 # %% ../nbs/07_cli.ipynb #c014
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="A YAML file overriding the default config.", rich_help_panel="Configuration")]
-LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="The layer holding raw counts (default: X).", rich_help_panel="Data")]
+LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="The layer holding raw counts (default: X; raw: adata.raw).", rich_help_panel="Data")]
 LabelsOpt = Annotated[Optional[str], typer.Option("--labels-key", help="obs column with known cell types (default: cell_type if present).", rich_help_panel="Data")]
 BatchOpt = Annotated[Optional[str], typer.Option("--batch-key", help="obs column with batches, a covariate of the model.", rich_help_panel="Data")]
 OutDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Parent folder of run folders (default: EXPERIMENT_ROOT or ./runs).", rich_help_panel="Output")]

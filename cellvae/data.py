@@ -23,13 +23,13 @@ from .core import CellvaeError, InputError, Keys, atomic_path, write_text
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_matrix', 'check_counts',
-           'looks_like_counts', 'counts_hint', 'check_layer_counts', 'read_counts', 'pbmc68k', 'synthetic_counts',
-           'synthetic_atlas', 'count_moments', 'float16_widened', 'column_sums', 'count_squares', 'moments_from_sums',
-           'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of', 'gene_mask', 'split_indices', 'shard',
-           'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory', 'genes_path', 'parse_genes',
-           'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad', 'resolve_data_path', 'load_dataset',
-           'inspect_data']
+__all__ = ['RAW', 'DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_keys', 'counts_matrix',
+           'check_counts', 'looks_like_counts', 'counts_source', 'counts_hint', 'check_layer_counts', 'read_counts',
+           'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'count_moments', 'float16_widened', 'column_sums',
+           'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of',
+           'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
+           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad',
+           'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -68,23 +68,34 @@ def read_h5ad(path: str | os.PathLike, backed: str | None = None) -> ad.AnnData:
         warnings.filterwarnings("ignore", message="Variable names are not unique")
         return ad.read_h5ad(path, backed=backed)
 
+RAW = "raw"  # `layer="raw"` reads `adata.raw` (its X and its genes) where there is no layer of that name
+
+def counts_keys(
+    f,                        # an open `.h5ad` (`h5py.File`)
+    layer: str | None,        # the layer with raw counts (None: X; "raw": `adata.raw`, unless a layer has that name)
+) -> tuple[str, str, str]:
+    "HDF5 keys of an `.h5ad`'s counts matrix and of its genes' table, and the name messages give that matrix."
+    if layer is None: return "X", "var", "X"
+    if layer == RAW and f"layers/{RAW}" not in f and "raw/X" in f: return "raw/X", "raw/var", "raw.X"
+    return f"layers/{layer}", "var", f"layers['{layer}']"
+
 def counts_matrix(
     f,                        # an open `.h5ad` (`h5py.File`)
-    layer: str | None,        # the layer with raw counts (None: X)
+    layer: str | None,        # the layer with raw counts (None: X; "raw": `adata.raw`, see `counts_keys`)
     path: str | os.PathLike,  # the file, for messages
     reader: str = "cellvae",  # what reads its rows, for messages
 ) -> tuple[str, object]:
     "The HDF5 key of an `.h5ad`'s counts matrix and a view of it whose row slices read from disk (CSR or dense)."
     import h5py
-    key = "X" if layer is None else f"layers/{layer}"
+    key, _, field = counts_keys(f, layer)
     if key not in f:
         avail = ", ".join(f["layers"]) if "layers" in f else "none"
-        raise InputError(f"{path}: no layer `{layer}` (layers: {avail}); pass `layer` with a layer of raw counts.")
+        raw = " and no adata.raw" if layer == RAW else ""
+        raise InputError(f"{path}: no layer `{layer}`{raw} (layers: {avail}); pass `layer` with a layer of raw counts.")
     node = f[key]
     enc = node.attrs.get("encoding-type", "array")
     if isinstance(node, h5py.Group) and enc == "csr_matrix": return key, ad.io.sparse_dataset(node)
     if isinstance(node, h5py.Dataset): return key, node
-    field = "X" if layer is None else f"layers['{layer}']"
     raise InputError(f"{path}: {field} is stored as {enc}; {reader} reads rows of CSR or dense matrices "
                      "(convert with adata.X = scipy.sparse.csr_matrix(adata.X) and save again).")
 
@@ -129,25 +140,39 @@ def looks_like_counts(values) -> bool:
     if not v.size or not np.issubdtype(v.dtype, np.number): return False
     return bool(np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(v == np.round(v)))
 
+def counts_source(
+    adata: ad.AnnData,      # the data
+    layer: str | None,      # the layer with raw counts (None: X; "raw": `adata.raw` where no layer has that name)
+    source: str = "adata",  # names the data in messages
+) -> tuple[object, pd.DataFrame, str]:
+    "The counts matrix of `layer`, the genes (var) of its columns, and the name messages give it."
+    if layer is None: return adata.X, adata.var, "X"
+    if layer in adata.layers: return adata.layers[layer], adata.var, f"layers['{layer}']"
+    if layer == RAW and adata.raw is not None: return adata.raw.X, adata.raw.var, "raw.X"
+    raw = " and no adata.raw" if layer == RAW else ""
+    raise InputError(f"{source}: no layer `{layer}`{raw} (layers: {', '.join(adata.layers) or 'none'}); "
+                     "pass a layer that holds raw counts, or none to read X.")
+
 def _count_layers(adata) -> list[str]:
-    "Layers whose stored values look like counts (a cheap look at the first values)."
-    return [k for k, m in adata.layers.items() if looks_like_counts(_values(m)[:10_000])]
+    "Layers (and `raw`) whose stored values look like counts (a cheap look at the first values)."
+    out = [k for k, m in adata.layers.items() if looks_like_counts(_values(m)[:10_000])]
+    raw = adata.raw is not None and RAW not in adata.layers and looks_like_counts(_values(adata.raw.X)[:10_000])
+    return out + [RAW] * raw
 
 def counts_hint(layers: Sequence[str]) -> str:
-    "What to do when X is not counts: pass the first layer that looks like counts, else give raw counts."
-    if layers: return f" Pass `layer='{layers[0]}'` to read the raw counts in layers['{layers[0]}']."
+    "What to do when X is not counts: pass the first layer (or `raw`) that looks like counts, else give raw counts."
+    if layers: return f" Pass `layer='{layers[0]}'` to read the raw counts in {'adata.raw' if layers[0] == RAW else f'layers[{layers[0]!r}]'}."
     return " Give the raw (unnormalised) UMI counts."
 
 def check_layer_counts(
     adata: ad.AnnData,      # the data
-    layer: str | None,      # the layer that should hold raw counts; None: X
+    layer: str | None,      # the layer that should hold raw counts; None: X; "raw": `adata.raw`
     source: str = "adata",  # names the data in the message, e.g. its file
     name: str | None = None,  # the whole name in the message instead of "source: field"
 ):
     "`check_counts` on `adata`'s `layer`: the message names the field, and any other layer that looks like raw counts."
-    field = "X" if layer is None else f"layers['{layer}']"
-    check_counts(adata.X if layer is None else adata.layers[layer], name or f"{source}: {field}",
-                 counts_hint([k for k in _count_layers(adata) if k != layer]))
+    X, _, field = counts_source(adata, layer, source)
+    check_counts(X, name or f"{source}: {field}", counts_hint([k for k in _count_layers(adata) if k != layer]))
 
 def read_counts(
     path: str | os.PathLike,   # `.h5ad`, 10x `.h5`, or a 10x matrix folder
@@ -170,18 +195,16 @@ def read_counts(
 
 def _as_counts(adata: ad.AnnData, source: str, layer: str | None) -> ad.AnnData:
     if adata.n_obs == 0: raise InputError(f"{source}: holds 0 cells; give a file with cells.")
-    if adata.n_vars == 0: raise InputError(f"{source}: holds 0 genes; give a file with genes.")
-    dup = adata.var_names[adata.var_names.duplicated()].unique()
+    X, var, _ = counts_source(adata, layer, source)
+    if len(var) == 0: raise InputError(f"{source}: holds 0 genes; give a file with genes.")
+    dup = var.index[var.index.duplicated()].unique()
     if len(dup):
-        raise InputError(f"{source}: {len(dup)} duplicate gene names in var_names (e.g. {', '.join(map(str, dup[:3]))}); "
-                         "make them unique (adata.var_names_make_unique()) and save again.")
-    if layer is not None and layer not in adata.layers:
-        avail = ", ".join(adata.layers) or "none"
-        raise InputError(f"{source}: no layer `{layer}` (layers: {avail}); pass a layer that holds raw counts, or none to read X.")
+        raise InputError(f"{source}: {len(dup)} duplicate gene names in {'raw.' if X is not adata.X and len(var) != adata.n_vars else ''}var_names "
+                         f"(e.g. {', '.join(map(str, dup[:3]))}); make them unique (adata.var_names_make_unique()) and save again.")
     check_layer_counts(adata, layer, source)
-    counts = sp.csr_matrix(adata.X if layer is None else adata.layers[layer], dtype=np.float32)
+    counts = sp.csr_matrix(X, dtype=np.float32)
     counts.sort_indices()
-    out = ad.AnnData(X=counts.copy(), obs=adata.obs.copy(), var=adata.var.copy())
+    out = ad.AnnData(X=counts.copy(), obs=adata.obs.copy(), var=var.copy())
     out.layers[Keys.COUNTS] = counts
     return out
 
@@ -471,7 +494,8 @@ def counts_of(
     "The counts matrix in `layers[layer]` (or `X` when `layer` is None)."
     if layer is None: return adata.X
     if layer not in adata.layers:
-        raise InputError(f"{source}: no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}); read the data with read_counts.")
+        how = f"read_counts(path, layer='{RAW}')" if layer == RAW and adata.raw is not None else "read_counts"  # raw has genes of its own
+        raise InputError(f"{source}: no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}); read the data with {how}.")
     return adata.layers[layer]
 
 # %% ../nbs/00_data.ipynb #cb340d7

@@ -23,8 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, atomic_path, genes_checksum, open_onnx, save_npy
-from .data import (GeneMap, check_counts, check_h5ad_file, check_memory, counts_hint, counts_matrix, gene_map, genes_path,
-                          h5ad_errors, looks_like_counts, read_genes)
+from .data import (GeneMap, RAW, check_counts, check_h5ad_file, check_memory, counts_hint, counts_keys, counts_matrix,
+                          counts_source, gene_map, genes_path, h5ad_errors, looks_like_counts, read_genes)
 from .settings import defaults
 
 # %% auto #0
@@ -84,7 +84,7 @@ class SampleReader:
         self.path = Path(path)
         self.source = str(self.path)  # names the sample in messages
         check_h5ad_file(self.path)  # clear errors for missing, empty and non-HDF5 files
-        self.layer, self.field = layer, "X" if layer is None else f"layers['{layer}']"
+        self.layer = layer
         with h5ad_errors(self.path): self._file = h5py.File(self.path, "r")
         try:
             with h5ad_errors(self.path): self._open(layer, genes)
@@ -94,7 +94,8 @@ class SampleReader:
     def _open(self, layer, genes):
         # metadata straight from HDF5: anndata's backed mode would load every layer into memory
         f = self._file
-        obs_names, var_names = (pd.Index(read_elem(f[k].get(f[k].attrs["_index"]))) for k in ("obs", "var"))
+        _, var, self.field = counts_keys(f, layer)  # `layer="raw"`: adata.raw's counts and genes
+        obs_names, var_names = (pd.Index(read_elem(f[k].get(f[k].attrs["_index"]))) for k in ("obs", var))
         self.n_cells, n_vars = len(obs_names), len(var_names)
         self.obs_names = obs_names
         if self.n_cells == 0 or n_vars == 0:
@@ -119,9 +120,10 @@ class SampleReader:
     def __exit__(self, *exc): self.close()
 
 def _count_layers(f: h5py.File, skip: str | None = None) -> list[str]:
-    "Layers of an open `.h5ad` whose first stored values look like counts."
+    "Layers of an open `.h5ad` (and `raw`) whose first stored values look like counts."
     out = []
-    for k, node in (f["layers"].items() if "layers" in f else ()):
+    nodes = [*(f["layers"].items() if "layers" in f else ()), *([(RAW, f["raw/X"])] if "raw/X" in f and f"layers/{RAW}" not in f else [])]
+    for k, node in nodes:
         v = node.get("data") if isinstance(node, h5py.Group) else node
         if k != skip and isinstance(v, h5py.Dataset) and looks_like_counts(v[:10_000] if v.ndim == 1 else v[:100]): out.append(k)
     return out
@@ -196,14 +198,13 @@ def encode(
 class _MemoryReader:
     "The `SampleReader` interface over an in-memory AnnData."
     def __init__(self, adata, layer):
-        if layer is not None and layer not in adata.layers:
-            raise InputError(f"the AnnData has no layer `{layer}` (layers: {', '.join(adata.layers) or 'none'}).")
-        self.X, self.n_cells, self.obs_names = (adata.X if layer is None else adata.layers[layer]), adata.n_obs, adata.obs_names
-        self.genes, self.genes_source, self.layer = [str(g) for g in adata.var_names], "the AnnData's var_names", layer
+        self.X, var, self.field = counts_source(adata, layer, "the AnnData")  # `layer="raw"`: adata.raw's counts and genes
+        self.n_cells, self.obs_names = adata.n_obs, adata.obs_names
+        self.genes, self.genes_source, self.layer = [str(g) for g in var.index], "the AnnData's var_names", layer
         self.source = "the AnnData"
     def rows(self, s, e):
         X = self.X[s:e]
-        check_counts(X, f"AnnData {'X' if self.layer is None else self.layer} (cells {s}-{e - 1})")
+        check_counts(X, f"AnnData {self.field} (cells {s}-{e - 1})")
         return X
     def __enter__(self): return self
     def __exit__(self, *exc): pass

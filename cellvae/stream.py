@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from anndata.io import read_elem
 
 from .core import InputError, Keys
-from .data import (check_counts, column_sums, moments_from_sums, check_h5ad_file, counts_matrix, counts_memory, gene_mask, h5ad_errors, h5ad_matrix_bytes,
+from .data import (check_counts, column_sums, moments_from_sums, check_h5ad_file, counts_keys, counts_matrix, counts_memory, gene_mask, h5ad_errors, h5ad_matrix_bytes,
                           resolve_data_path, seurat_v3_table, shard, split_indices)
 from .settings import defaults
 
@@ -37,7 +37,6 @@ class CountsReader:
         layer: str | None = None, # the layer with raw counts (None: X)
     ):
         self.path, self.layer = check_h5ad_file(path), layer
-        self.field = "X" if layer is None else f"layers['{layer}']"
         with h5ad_errors(self.path): self._file = h5py.File(self.path, "r")
         try:
             with h5ad_errors(self.path): self._open()
@@ -46,7 +45,8 @@ class CountsReader:
 
     def _open(self):
         f = self._file
-        self.obs, self.var = read_elem(f["obs"]), read_elem(f["var"])
+        _, var, self.field = counts_keys(f, self.layer)  # `layer="raw"`: adata.raw's counts and genes
+        self.obs, self.var = read_elem(f["obs"]), read_elem(f[var])
         self.n_cells, self.n_genes = len(self.obs), len(self.var)
         if self.n_cells == 0 or self.n_genes == 0:
             raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; give a file with cells and genes.")

@@ -170,6 +170,27 @@ def test_pipeline_with_partial_labels(work):
     assert r.returncode == 1 and "no labelled cells" in r.stderr and not (work / "runs" / "u" / "model").exists(), r.stderr
 
 
+def test_counts_in_adata_raw(work):
+    "An .h5ad with normalised X and the counts of more genes in adata.raw (as CELLxGENE writes them): --layer raw everywhere."
+    import anndata as ad
+    a = synthetic_counts(n_cells=400, n_genes=120, n_types=4, seed=5)
+    shown = ad.AnnData(X=a.X[:, :100].log1p(), obs=a.obs, var=a.var.iloc[:100].copy())
+    shown.raw = a
+    shown.write_h5ad(work / "cxg.h5ad")
+    r = cellvae("pipeline", "cxg.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "cxg", "--quiet", cwd=work)
+    assert r.returncode == 1 and "Pass --layer raw to read the raw counts in adata.raw" in r.stderr, r.stderr
+    r = cellvae("pipeline", "cxg.h5ad", "--layer", "raw", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "cxg", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    model = work / "runs" / "cxg" / "model"
+    assert len((model / "encoder.genes").read_text().split()) == 100  # the HVGs of raw's 120 genes, not of X's 100
+    assert not set((model / "encoder.genes").read_text().split()) <= set(shown.var_names)
+    r = cellvae("encode", model / "encoder.onnx", "cxg.h5ad", "--layer", "raw", "--quiet", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert np.abs(np.load(work / "cxg-encodings.npy") - np.load(work / "runs" / "cxg" / "encodings.npy")).max() <= 1e-4
+    r = cellvae("annotate", model / "annotator.onnx", "cxg.h5ad", "--layer", "raw", cwd=work)
+    assert r.returncode == 0 and (work / "cxg-annotations.csv").exists(), r.stderr
+
+
 def test_run_adata_keeps_every_gene(work):
     "The pipeline's adata.h5ad: all genes, counts in a layer, log-normalised X, the model's genes marked."
     import anndata as ad
