@@ -8,6 +8,7 @@ Docs: https://cellvae.github.io/cellvae/explain.html.md"""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -21,8 +22,8 @@ from .eval import labels_of
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['MARKER_COLUMNS', 'SCHEMA', 'dimension_correlations', 'top_genes', 'group_activation', 'cluster_markers',
-           'explain_adata', 'write_features']
+__all__ = ['SYMBOL_COLUMNS', 'MARKER_COLUMNS', 'SCHEMA', 'dimension_correlations', 'top_genes', 'symbols_column', 'gene_labels',
+           'group_activation', 'cluster_markers', 'explain_adata', 'write_features']
 
 # %% ../nbs/05b_explain.ipynb #c816cb7
 def dimension_correlations(
@@ -69,6 +70,36 @@ def top_genes(
                     "negative": [{"gene": genes[j], "score": round(float(s[j]), 4)} for j in down if s[j] < 0]})
     return out
 
+# %% ../nbs/05b_explain.ipynb #671139f5
+SYMBOL_COLUMNS = ("feature_name", "gene_symbols", "gene_symbol", "gene_name", "gene_names", "symbol", "symbols", "Symbol")
+_ENSEMBL = re.compile(r"ENS[A-Z]*G\d{6,}(?:\.\d+)?")
+
+def symbols_column(
+    var: pd.DataFrame,                   # the genes (`adata.var`)
+    gene_symbols: str | None = "auto",   # a var column of symbols; "auto": see above; None: show var_names
+) -> str | None:
+    "The var column that names the genes for people, or None for var_names."
+    if gene_symbols is None: return None
+    if gene_symbols != "auto":
+        if gene_symbols not in var:
+            raise InputError(f"no var column `{gene_symbols}` for the gene symbols (`gene_symbols`); "
+                             f"available: {', '.join(map(str, var.columns)) or 'none'} (or auto, or none for var_names).")
+        return gene_symbols
+    ids = pd.Index(var.index).astype(str)
+    if not len(ids) or ids.str.fullmatch(_ENSEMBL.pattern).mean() < 0.5: return None
+    return next((c for c in SYMBOL_COLUMNS if c in var), None)
+
+def gene_labels(
+    var: pd.DataFrame,                   # the genes (`adata.var`)
+    gene_symbols: str | None = "auto",   # see `symbols_column`
+) -> pd.Series:
+    "Each gene's name for people (its symbol, else its var_name), indexed by var_name."
+    ids = pd.Index(var.index).astype(str)
+    col = symbols_column(var, gene_symbols)
+    if col is None: return pd.Series(ids, index=ids)
+    sym = var[col].astype(object).where(var[col].notna(), "").astype(str).str.strip().to_numpy()
+    return pd.Series(np.where((sym == "") | (sym == "nan"), ids, sym), index=ids)
+
 # %% ../nbs/05b_explain.ipynb #c174584
 def group_activation(
     latent: np.ndarray,          # cells x dimensions
@@ -83,7 +114,7 @@ def group_activation(
     return zs.groupby(g.to_numpy()).mean()
 
 # %% ../nbs/05b_explain.ipynb #c262af5
-MARKER_COLUMNS = ["group", "rank", "gene", "score", "logfoldchange", "pval_adj", "size"]
+MARKER_COLUMNS = ["group", "rank", "gene", "score", "logfoldchange", "pval_adj", "size", "gene_id"]
 
 def cluster_markers(
     adata: ad.AnnData,           # log-normalised values in X (every gene)
@@ -107,7 +138,7 @@ def cluster_markers(
     X = sparse.csc_matrix(X) if sparse.issparse(X) else np.asarray(X)  # column-major once: the ranking works gene by gene
     for name, (top, score, lfc, padj) in zip(group.categories, _rank_sum_test(X[:, detected], group.codes, min(n_genes, len(genes)))):
         rows.append(pd.DataFrame({"group": name, "rank": np.arange(len(top)), "gene": genes[top], "score": score,
-                                  "logfoldchange": lfc, "pval_adj": padj, "size": int(sizes[name])}))
+                                  "logfoldchange": lfc, "pval_adj": padj, "size": int(sizes[name]), "gene_id": genes[top]}))
     return pd.concat(rows, ignore_index=True)[MARKER_COLUMNS]
 
 def _rank_sum_test(X, codes: np.ndarray, n_top: int) -> list[tuple]:
@@ -180,6 +211,7 @@ def explain_adata(
     labels_key: str | None = None,         # obs column of known cell types
     cluster_key: str | None = Keys.CLUSTER,  # obs column of clusters (skipped where absent)
     unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
+    gene_symbols: str | None = defaults().explain.gene_symbols,  # a var column naming the genes for people (see `symbols_column`)
     loadings: pd.DataFrame | None = None,  # genes x dimensions (the linear decoder's `get_loadings()`): rank genes by these
     top: int = 20,                         # genes per side of each dimension
     n_markers: int = 25,                   # markers per cluster
@@ -192,7 +224,8 @@ def explain_adata(
         scores, genes, how = loadings.to_numpy().T, loadings.index, "loadings"
     else:
         scores, genes, how = dimension_correlations(z, adata.X, batch_size=batch_size), adata.var_names, "pearson"
-    dims = [{"name": f"z{i}", **tg} for i, tg in enumerate(top_genes(scores, genes, n=top))]
+    names = gene_labels(adata.var, gene_symbols)
+    dims = [{"name": f"z{i}", **tg} for i, tg in enumerate(top_genes(scores, [names.get(g, g) for g in map(str, genes)], n=top))]
     has = lambda k: k is not None and k in adata.obs
     types = labels_of(adata, labels_key, unlabeled_category) if has(labels_key) else None  # unlabelled cells: NaN
     act = {key: group_activation(z, types if key == labels_key else adata.obs[key]) for key in (labels_key, cluster_key) if has(key)}
@@ -201,6 +234,7 @@ def explain_adata(
     markers, clusters = pd.DataFrame(columns=MARKER_COLUMNS), []
     if has(cluster_key):
         markers = cluster_markers(adata, cluster_key, n_genes=n_markers)
+        markers["gene"] = names.reindex(markers["gene_id"].astype(str)).to_numpy()
         cl = adata.obs[cluster_key].astype(str)
         sizes = cl.value_counts()
         for name in sorted(sizes.index, key=lambda c: (not c.lstrip("-").isdigit(), int(c) if c.lstrip("-").isdigit() else 0, c)):
@@ -214,6 +248,7 @@ def explain_adata(
                                           "pval_adj": float(f"{r.pval_adj:.3g}")} for r in m.itertuples()],
                              "dimensions": _ranked(act[cluster_key].loc[name])})
     features = {"schema": SCHEMA, "score": how, "n_cells": int(adata.n_obs), "n_genes": int(len(genes)),
+                "gene_symbols": symbols_column(adata.var, gene_symbols),
                 "labels_key": labels_key if has(labels_key) else None, "cluster_key": cluster_key if has(cluster_key) else None,
                 "dimensions": dims, "clusters": clusters}
     return features, markers

@@ -531,7 +531,7 @@ def explain_run_adata(
     e = cfg.explain
     features, markers = explain_adata(adata, labels_key=labels_key, cluster_key=Keys.CLUSTER, loadings=loadings,
                                       top=e.top_genes, n_markers=e.n_markers, batch_size=e.batch_size,
-                                      unlabeled_category=cfg.data.unlabeled_category)
+                                      unlabeled_category=cfg.data.unlabeled_category, gene_symbols=e.gene_symbols)
     return write_features(features, markers, run.root)
 
 def _run_loadings(run: RunPaths):

@@ -145,6 +145,7 @@ class ExplainConfig:
     top_genes: int = _ge(1)
     n_markers: int = _ge(1)
     batch_size: int = _ge(1)
+    gene_symbols: Optional[str]
 
 @dataclass(kw_only=True)
 class ArtifactsConfig:

@@ -174,6 +174,9 @@ def test_counts_in_adata_raw(work):
     "An .h5ad with normalised X and the counts of more genes in adata.raw (as CELLxGENE writes them): --layer raw everywhere."
     import anndata as ad
     a = synthetic_counts(n_cells=400, n_genes=120, n_types=4, seed=5)
+    symbols = list(a.var_names)
+    a.var["feature_name"] = symbols  # and named by Ensembl id, the symbols in var
+    a.var_names = [f"ENSG{i:011d}" for i in range(a.n_vars)]
     shown = ad.AnnData(X=a.X[:, :100].log1p(), obs=a.obs, var=a.var.iloc[:100].copy())
     shown.raw = a
     shown.write_h5ad(work / "cxg.h5ad")
@@ -184,6 +187,10 @@ def test_counts_in_adata_raw(work):
     model = work / "runs" / "cxg" / "model"
     assert len((model / "encoder.genes").read_text().split()) == 100  # the HVGs of raw's 120 genes, not of X's 100
     assert not set((model / "encoder.genes").read_text().split()) <= set(shown.var_names)
+    import pandas as pd
+    mk = pd.read_csv(work / "runs" / "cxg" / "markers.csv")
+    assert set(mk.gene) <= set(symbols) and set(mk.gene_id) <= set(a.var_names)  # the report reads symbols
+    assert json.loads((work / "runs" / "cxg" / "features.json").read_text())["gene_symbols"] == "feature_name"
     r = cellvae("encode", model / "encoder.onnx", "cxg.h5ad", "--layer", "raw", "--quiet", cwd=work)
     assert r.returncode == 0, r.stderr
     assert np.abs(np.load(work / "cxg-encodings.npy") - np.load(work / "runs" / "cxg" / "encodings.npy")).max() <= 1e-4
