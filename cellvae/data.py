@@ -28,8 +28,8 @@ __all__ = ['RAW', 'DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', '
            'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'count_moments', 'float16_widened', 'column_sums',
            'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of',
            'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
-           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'write_h5ad',
-           'resolve_data_path', 'load_dataset', 'inspect_data']
+           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'gene_namings',
+           'best_naming', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -746,6 +746,35 @@ def gene_map(
     if gm.fraction < min_overlap:
         warnings.warn(f"{sample}: only {gm.summary()}; encodings of this sample may be unreliable.", stacklevel=2)
     return gm
+
+# %% ../nbs/00_data.ipynb #5236ab35
+def gene_namings(
+    var: pd.DataFrame,  # the sample's genes (`adata.var`)
+) -> dict[str, list[str]]:
+    "Other namings of the genes: `var`'s string columns with a distinct, non-empty name for every gene (ids or symbols)."
+    out = {}
+    for c in var.columns:
+        col = var[c]
+        if not (pd.api.types.is_string_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object): continue
+        if col.isna().any(): continue
+        v = col.astype(str).str.strip()
+        if not (v == "").any() and not v.duplicated().any(): out[str(c)] = v.tolist()
+    return out
+
+def best_naming(
+    model_genes: Sequence[str],          # the model's genes
+    sample_genes: Sequence[str],         # the sample's own names for its genes (var_names)
+    namings: dict[str, list[str]],       # other namings, from `gene_namings`
+    min_overlap: float = 0.5,            # the var_names are kept when they find this fraction of the model's genes
+) -> str | None:
+    "The naming (var column) that finds more of the model's genes than the var_names, where those find too few; else None."
+    model = set(map(str, model_genes))
+    found = lambda names: len(model.intersection(map(str, names))) / max(len(model), 1)
+    own = found(sample_genes)
+    if own >= min_overlap or not namings: return None
+    score = {c: found(v) for c, v in namings.items()}
+    best = max(score, key=score.get)
+    return best if score[best] > own else None
 
 # %% ../nbs/00_data.ipynb #cf28a14
 def write_h5ad(

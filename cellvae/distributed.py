@@ -17,7 +17,7 @@ import anndata as ad
 import numpy as np
 
 from .core import Files, InputError, open_onnx, temp_name
-from .data import check_counts, check_memory, gene_map
+from .data import check_counts, check_memory
 from .settings import defaults
 from . import annotate as annotate_mod, encode as encode_mod  # (`cellvae.cluster`, which loads torch, where it is used)
 
@@ -119,7 +119,7 @@ class DaskMapper:
         if batch_size < 1: raise InputError(f"`batch_size` must be at least 1, not {batch_size}.")
         if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
         with encode_mod.SampleReader(sample, genes=genes, layer=layer) as reader:
-            gm = gene_map(model_genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=model_name)
+            gm = encode_mod.sample_gene_map(reader, model_genes, min_overlap, model_name)
             n = reader.n_cells if num_samples is None else min(num_samples, reader.n_cells)
             check_memory(4 * n * floats_per_cell, max_memory_gb, f"{reader.source}: {verb} {n:,} cells",
                          "pass fewer cells with `num_samples`")

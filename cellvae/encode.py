@@ -23,13 +23,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .core import Files, InputError, Keys, atomic_path, genes_checksum, open_onnx, save_npy
-from .data import (GeneMap, RAW, check_counts, check_h5ad_file, check_memory, counts_hint, counts_keys, counts_matrix,
-                          counts_source, gene_map, genes_path, h5ad_errors, looks_like_counts, read_genes)
+from .data import (GeneMap, RAW, best_naming, check_counts, check_h5ad_file, check_memory, counts_hint, counts_keys,
+                          counts_matrix, counts_source, gene_map, gene_namings, genes_path, h5ad_errors, looks_like_counts, read_genes)
 from .settings import defaults
 
 # %% auto #0
-__all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'Mapped', 'map_cells', 'encode', 'encodings_path', 'encode_file',
-           'encode_adata', 'QuantizationRefused', 'int8_path', 'quantize_encoder']
+__all__ = ['OnnxEncoder', 'open_encoder', 'SampleReader', 'Mapped', 'map_cells', 'sample_gene_map', 'encode', 'encodings_path',
+           'encode_file', 'encode_adata', 'QuantizationRefused', 'int8_path', 'quantize_encoder']
 
 # %% ../nbs/03_encode.ipynb #c006
 @dataclass
@@ -100,9 +100,12 @@ class SampleReader:
         self.obs_names = obs_names
         if self.n_cells == 0 or n_vars == 0:
             raise InputError(f"{self.path}: holds 0 {'cells' if self.n_cells == 0 else 'genes'}; nothing to encode.")
+        self.namings = {}  # other namings of the genes, from var's columns (see `data.gene_namings`), when var_names name them
         if genes is not None: self.genes, self.genes_source = read_genes(genes), f"{genes} (`genes`)"
         elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
-        else: self.genes, self.genes_source = [str(g) for g in var_names], f"{self.path.name} var_names"
+        else:
+            self.genes, self.genes_source = [str(g) for g in var_names], f"{self.path.name} var_names"
+            self.namings = gene_namings(read_elem(f[var]))
         if len(self.genes) != n_vars:
             raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
                              "the gene list must have one line per column of the matrix.")
@@ -164,7 +167,7 @@ def map_cells(
     if num_samples is not None and num_samples < 1: raise InputError(f"`num_samples` must be at least 1, not {num_samples}.")
     reader = _MemoryReader(sample, layer) if isinstance(sample, ad.AnnData) else SampleReader(sample, genes=genes, layer=layer)
     with reader:
-        gm = gene_map(model_genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=model_name)
+        gm = sample_gene_map(reader, model_genes, min_overlap, model_name)
         n = reader.n_cells if num_samples is None else min(num_samples, reader.n_cells)
         # the outputs, and one batch of sample rows with its model-ordered and normalised copies
         held = 4 * (n * floats_per_cell + min(batch_size, n) * (len(reader.genes) + 3 * len(model_genes)))
@@ -181,6 +184,19 @@ def map_cells(
                 bar.update(task, advance=e - s)
         outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return Mapped(outputs, pd.Index(reader.obs_names[:n]), gm, str(reader.genes_source))
+
+def sample_gene_map(
+    reader,                            # a `SampleReader` (or the in-memory reader)
+    model_genes: Sequence[str],        # the model's genes, in its order
+    min_overlap: float = defaults().data.min_gene_overlap,  # see `gene_map`
+    model_name: str = "model",         # names the model in messages
+) -> GeneMap:
+    "`gene_map` of the sample's genes, named by the var column that finds the model's genes where its var_names do not."
+    col = best_naming(model_genes, reader.genes, reader.namings, min_overlap)
+    if col is not None:
+        reader.genes = reader.namings[col]
+        reader.genes_source = reader.genes_source.replace("var_names", f"var['{col}'] (its var_names are named otherwise)")
+    return gene_map(model_genes, reader.genes, min_overlap=min_overlap, sample=str(reader.genes_source), model=model_name)
 
 def encode(
     encoder: str | os.PathLike | OnnxEncoder,  # `encoder.onnx` (or an opened one)
@@ -201,7 +217,7 @@ class _MemoryReader:
         self.X, var, self.field = counts_source(adata, layer, "the AnnData")  # `layer="raw"`: adata.raw's counts and genes
         self.n_cells, self.obs_names = adata.n_obs, adata.obs_names
         self.genes, self.genes_source, self.layer = [str(g) for g in var.index], "the AnnData's var_names", layer
-        self.source = "the AnnData"
+        self.source, self.namings = "the AnnData", gene_namings(var)
     def rows(self, s, e):
         X = self.X[s:e]
         check_counts(X, f"AnnData {self.field} (cells {s}-{e - 1})")

@@ -173,6 +173,7 @@ def test_pipeline_with_partial_labels(work):
 def test_counts_in_adata_raw(work):
     "An .h5ad with normalised X and the counts of more genes in adata.raw (as CELLxGENE writes them): --layer raw everywhere."
     import anndata as ad
+    import pandas as pd
     a = synthetic_counts(n_cells=400, n_genes=120, n_types=4, seed=5)
     symbols = list(a.var_names)
     a.var["feature_name"] = symbols  # and named by Ensembl id, the symbols in var
@@ -187,7 +188,6 @@ def test_counts_in_adata_raw(work):
     model = work / "runs" / "cxg" / "model"
     assert len((model / "encoder.genes").read_text().split()) == 100  # the HVGs of raw's 120 genes, not of X's 100
     assert not set((model / "encoder.genes").read_text().split()) <= set(shown.var_names)
-    import pandas as pd
     mk = pd.read_csv(work / "runs" / "cxg" / "markers.csv")
     assert set(mk.gene) <= set(symbols) and set(mk.gene_id) <= set(a.var_names)  # the report reads symbols
     assert json.loads((work / "runs" / "cxg" / "features.json").read_text())["gene_symbols"] == "feature_name"
@@ -196,6 +196,14 @@ def test_counts_in_adata_raw(work):
     assert np.abs(np.load(work / "cxg-encodings.npy") - np.load(work / "runs" / "cxg" / "encodings.npy")).max() <= 1e-4
     r = cellvae("annotate", model / "annotator.onnx", "cxg.h5ad", "--layer", "raw", cwd=work)
     assert r.returncode == 0 and (work / "cxg-annotations.csv").exists(), r.stderr
+    q = a.copy()  # a query named by symbol, the ids in var['gene_ids'] (as scanpy reads Cell Ranger's output)
+    q.var["gene_ids"], q.var_names = list(a.var_names), symbols
+    q.write_h5ad(work / "cr.h5ad")
+    r = cellvae("annotate", model / "annotator.onnx", "cr.h5ad", cwd=work)
+    assert r.returncode == 0 and "var['gene_ids']" in r.stderr, r.stderr
+    import pandas as pd
+    same = pd.read_csv(work / "cr-annotations.csv").label == pd.read_csv(work / "cxg-annotations.csv").label
+    assert same.all()  # the same cells, the same labels
 
 
 def test_run_adata_keeps_every_gene(work):
