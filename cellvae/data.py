@@ -26,10 +26,10 @@ from .settings import defaults
 __all__ = ['RAW', 'DEFAULT_DATA', 'is_hdf5', 'check_h5ad_file', 'h5ad_errors', 'read_h5ad', 'counts_keys', 'counts_matrix',
            'check_counts', 'looks_like_counts', 'counts_source', 'counts_hint', 'check_layer_counts', 'read_counts',
            'pbmc68k', 'synthetic_counts', 'synthetic_atlas', 'count_moments', 'float16_widened', 'column_sums',
-           'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column', 'counts_of',
-           'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory', 'counts_memory',
-           'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map', 'gene_namings',
-           'best_naming', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
+           'count_squares', 'moments_from_sums', 'seurat_v3_table', 'preprocess', 'obs_column', 'batch_column',
+           'counts_of', 'gene_mask', 'split_indices', 'shard', 'DataAdapter', 'h5ad_matrix_bytes', 'check_memory',
+           'counts_memory', 'genes_path', 'parse_genes', 'read_genes', 'write_genes', 'GeneMap', 'gene_map',
+           'gene_namings', 'best_naming', 'write_h5ad', 'resolve_data_path', 'load_dataset', 'inspect_data']
 
 # %% ../nbs/00_data.ipynb #c005
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -411,6 +411,7 @@ def preprocess(
     counts_name = source or f"adata: layers['{layer}']"  # a file's counts may have been X or any layer: it is named alone
     check_layer_counts(adata, layer, name=counts_name)  # NaN counts crash the loess fit of seurat_v3 (a segmentation fault)
     if adata.is_view and not copy: raise InputError("adata: is a view of another AnnData; preprocess a copy (adata[...].copy()) or pass `copy=True`.")
+    if batch_key is not None: batch_column(adata, batch_key, source or "adata")
     a = adata.copy() if copy else adata
     hvg = np.ones(a.n_vars, bool)
     if n_top_genes < a.n_vars:
@@ -425,7 +426,7 @@ def preprocess(
         else:
             import scanpy as sc
             if v3 and batch_key is not None:
-                _check_batches_vary(a.layers[layer], obs_column(a, batch_key, "batch key (`batch_key`)", source or "adata"), batch_key, source or "adata")
+                _check_batches_vary(a.layers[layer], a.obs[batch_key], batch_key, source or "adata")
             expressed = np.asarray((a.layers[layer] > 0).sum(0)).ravel() > 0
             ranked = a if v3 else _log_normalized(a[:, expressed], layer, target_sum)  # the binned flavors fail on unexpressed genes
             with warnings.catch_warnings():
@@ -485,6 +486,18 @@ def obs_column(
         avail = ", ".join(map(str, adata.obs.columns)) or "none"
         raise InputError(f"{source}: no obs column `{key}` for the {what} (available: {avail}).")
     return adata.obs[key]
+
+def batch_column(
+    adata: ad.AnnData,       # the data
+    batch_key: str,          # the obs column of batches
+    source: str = "adata",   # names the data in the message
+) -> pd.Series:
+    "`adata.obs[batch_key]`, or an `InputError` if it is absent or some cells have no batch (a missing value is no batch of its own)."
+    col = obs_column(adata, batch_key, "batch key (`batch_key`)", source)
+    if col.isna().any():
+        raise InputError(f"{source}: obs column `{batch_key}` has {_counted(int(col.isna().sum()), 'cell')} without a batch (a missing "
+                         "value); give them one (e.g. 'unknown') or drop them, so that they are not a batch called 'nan'.")
+    return col
 
 def counts_of(
     adata: ad.AnnData,      # the data
@@ -747,7 +760,7 @@ def gene_map(
         warnings.warn(f"{sample}: only {gm.summary()}; encodings of this sample may be unreliable.", stacklevel=2)
     return gm
 
-# %% ../nbs/00_data.ipynb #5236ab35
+# %% ../nbs/00_data.ipynb #2453ccf7
 def gene_namings(
     var: pd.DataFrame,  # the sample's genes (`adata.var`)
 ) -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ import pandas as pd
 
 import cellvae
 from .core import CellvaeError, Files, InputError, Keys, RunFailed, atomic_path, save_npy, write_json
-from .data import DEFAULT_DATA, check_memory, h5ad_matrix_bytes, load_dataset, obs_column, preprocess, write_h5ad
+from .data import DEFAULT_DATA, batch_column, check_memory, h5ad_matrix_bytes, load_dataset, obs_column, preprocess, write_h5ad
 from .stream import is_backed, preprocess_streamed, read_backed, read_cells, stream_memory, training_path
 from .settings import Config, defaults, load_config, read_profile, find_profile, resolve_runtime, save_config
 
@@ -134,7 +134,7 @@ def check_keys(
 ) -> None:
     "Fail clearly unless the keys name obs columns, and the labelled cells hold at least two classes."
     from cellvae.eval import labelled_cells
-    if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)", source)
+    if batch_key is not None: batch_column(adata, batch_key, source)
     if labels_key is not None:
         obs_column(adata, labels_key, "labels key (`labels_key`)", source)
         labelled_cells(adata, labels_key, unlabeled_category, source)

@@ -22,7 +22,7 @@ from fastcore.basics import patch
 
 import cellvae
 from .core import Files, InputError, Keys, atomic_path, write_json
-from .data import DataAdapter, check_layer_counts, counts_of, gene_map, gene_mask, obs_column
+from .data import DataAdapter, batch_column, check_layer_counts, counts_of, gene_map, gene_mask, obs_column
 from .annotator import Annotator, export_annotator
 from .eval import category_order, label_metrics, labels_of
 from .model import VAE, export_encoder
@@ -72,7 +72,7 @@ class CellVAE:
         _label_categories: Sequence[str] | None = None,
     ):
         counts_of(adata, layer)
-        if batch_key is not None: obs_column(adata, batch_key, "batch key (`batch_key`)")
+        if batch_key is not None: batch_column(adata, batch_key)
         if labels_key is not None: obs_column(adata, labels_key, "labels key (`labels_key`)")
         self.adata, self.genes = adata, [str(g) for g in adata.var_names[gene_mask(adata, mask_var)]]
         if _batch_categories is None and batch_key is not None:

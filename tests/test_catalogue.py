@@ -53,6 +53,8 @@ def build_files(d: Path) -> Path:
     a = synthetic_counts(n_cells=200, n_genes=60, n_types=3, n_batches=2, seed=0)
     a.obs["one"] = "x"  # a label column with a single class
     a.write_h5ad(d / "good.h5ad")
+    holes = a.copy(); holes.obs["batch"] = holes.obs["batch"].astype(object).where(np.arange(a.n_obs) >= 5).astype("category")
+    holes.write_h5ad(d / "holes.h5ad")  # five cells without a batch
     (d / "small.yaml").write_text(SMALL_YAML)
     r = cellvae("train", "good.h5ad", "--config", "small.yaml", "--output-dir", "runs", "--run-id", "t", "--quiet", cwd=d)
     assert r.returncode == 0, r.stderr
@@ -184,6 +186,8 @@ CASES = [
          ["good.h5ad", "`celltype`", "--labels-key", "available: cell_type, batch, one"]),
     Case("--batch-key not in obs", ["pipeline", "good.h5ad", "--batch-key", "sample", "-o", "out", "--run-id", "x"],
          ["good.h5ad", "`sample`", "--batch-key", "available: cell_type, batch, one"]),
+    Case("batch column with missing values", ["pipeline", "holes.h5ad", "--batch-key", "batch", "-o", "out", "--run-id", "x"],
+         ["holes.h5ad", "`batch`", "5 cells without a batch", "'nan'"]),
     Case("--labels-key not in obs (eval)", [*_EVAL, "--labels-key", "celltype"], ["good.h5ad", "`celltype`", "available: cell_type, batch, one"]),
     Case("label column with a single class", ["train", "good.h5ad", "--labels-key", "one", "-o", "out", "--run-id", "x"],
          ["good.h5ad", "`one`", "single class", "--labels-key"]),
