@@ -137,6 +137,7 @@ def annotate_file(
     *,
     output: str | os.PathLike | None = None,  # the prefix of the outputs (default: the query's path without `.h5ad`)
     labels_key: str | None = None,         # the query's own labels, to score the annotation against
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the query label meaning "not labelled" (as missing values)
     output_h5ad: bool = False,             # also write the query AnnData with the labels
     compression: str | None = "gzip",      # of that `.h5ad`
     **kwargs,                              # passed to `annotate`
@@ -154,7 +155,7 @@ def annotate_file(
                    label_counts={str(k): int(v) for k, v in t["label"].value_counts(sort=False).items()})
     if truth is not None:
         truth = truth.iloc[:len(t)]
-        known = truth.notna().to_numpy()
+        known = (truth.notna() & (truth.astype(str) != unlabeled_category)).to_numpy()  # scored: the labelled cells
         summary["labels_key"] = labels_key
         summary["metrics"] = label_metrics(truth[known].astype(str).to_numpy(), t["label"].astype(str).to_numpy()[known],
                                            reference_labels=list(t["label"].cat.categories[:-1]), unknown=Keys.UNKNOWN)

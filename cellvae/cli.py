@@ -348,7 +348,8 @@ def annotate_cmd(
     else:
         from cellvae.distributed import annotate_file
         annotate_file = functools.partial(annotate_file, scheduler=scheduler, workers=workers)
-    s = annotate_file(model, query, output=output, labels_key=labels_key, output_h5ad=output_h5ad, genes=genes, layer=layer,
+    s = annotate_file(model, query, output=output, labels_key=labels_key, unlabeled_category=cfg.data.unlabeled_category,
+                      output_h5ad=output_h5ad, genes=genes, layer=layer,
                       batch_size=cfg.annotate.batch_size, num_samples=num_samples, min_confidence=min_confidence,
                       max_distance=max_distance, threads=cfg.encode.threads, min_overlap=cfg.data.min_gene_overlap,
                       max_memory_gb=cfg.data.max_memory_gb, compression=None if cfg.artifacts.compression == "none" else cfg.artifacts.compression,
