@@ -195,11 +195,11 @@ def read_counts(
 
 def _as_counts(adata: ad.AnnData, source: str, layer: str | None) -> ad.AnnData:
     if adata.n_obs == 0: raise InputError(f"{source}: holds 0 cells; give a file with cells.")
-    X, var, _ = counts_source(adata, layer, source)
+    X, var, field = counts_source(adata, layer, source)
     if len(var) == 0: raise InputError(f"{source}: holds 0 genes; give a file with genes.")
     dup = var.index[var.index.duplicated()].unique()
     if len(dup):
-        raise InputError(f"{source}: {len(dup)} duplicate gene names in {'raw.' if X is not adata.X and len(var) != adata.n_vars else ''}var_names "
+        raise InputError(f"{source}: {len(dup)} duplicate gene names in {'raw.' if field == 'raw.X' else ''}var_names "
                          f"(e.g. {', '.join(map(str, dup[:3]))}); make them unique (adata.var_names_make_unique()) and save again.")
     check_layer_counts(adata, layer, source)
     counts = sp.csr_matrix(X, dtype=np.float32)

@@ -210,12 +210,12 @@ def explain_adata(
     latent_key: str = Keys.LATENT,         # obsm key of the latent
     labels_key: str | None = None,         # obs column of known cell types
     cluster_key: str | None = Keys.CLUSTER,  # obs column of clusters (skipped where absent)
-    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
-    gene_symbols: str | None = defaults().explain.gene_symbols,  # a var column naming the genes for people (see `symbols_column`)
     loadings: pd.DataFrame | None = None,  # genes x dimensions (the linear decoder's `get_loadings()`): rank genes by these
     top: int = 20,                         # genes per side of each dimension
     n_markers: int = 25,                   # markers per cluster
     batch_size: int = 4096,                # cells per block for the correlations
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled" (as missing values)
+    gene_symbols: str | None = defaults().explain.gene_symbols,  # a var column naming the genes for people (see `symbols_column`)
 ) -> tuple[dict, pd.DataFrame]:
     "The run's features (gene programs per dimension, enrichment, cluster summaries) and its marker table."
     if latent_key not in adata.obsm: raise InputError(f"obsm[`{latent_key}`] not found (`latent_key`); encode the cells first.")
