@@ -95,7 +95,9 @@ class SampleReader:
         # metadata straight from HDF5: anndata's backed mode would load every layer into memory
         f = self._file
         _, var, self.field = counts_keys(f, layer)  # `layer="raw"`: adata.raw's counts and genes
-        obs_names, var_names = (pd.Index(read_elem(f[k].get(f[k].attrs["_index"]))) for k in ("obs", var))
+        obs_names = pd.Index(read_elem(f["obs"].get(f["obs"].attrs["_index"])))
+        var_table = read_elem(f[var])  # the genes' table: its index, and its columns for other namings of the genes
+        var_names = var_table.index
         self.n_cells, n_vars = len(obs_names), len(var_names)
         self.obs_names = obs_names
         if self.n_cells == 0 or n_vars == 0:
@@ -105,7 +107,7 @@ class SampleReader:
         elif genes_path(self.path).exists(): self.genes, self.genes_source = read_genes(genes_path(self.path)), str(genes_path(self.path))
         else:
             self.genes, self.genes_source = [str(g) for g in var_names], f"{self.path.name} var_names"
-            self.namings = gene_namings(read_elem(f[var]))
+            self.namings = gene_namings(var_table)
         if len(self.genes) != n_vars:
             raise InputError(f"{self.genes_source}: lists {len(self.genes):,} genes but {self.path} has {n_vars:,}; "
                              "the gene list must have one line per column of the matrix.")
