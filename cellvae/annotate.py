@@ -19,7 +19,7 @@ import pandas as pd
 from .core import Files, InputError, Keys, genes_checksum, open_onnx, write_json, write_text
 from .data import check_h5ad_file, genes_path, h5ad_errors, read_genes, read_h5ad, write_h5ad
 from .encode import map_cells
-from .eval import label_metrics
+from .eval import known_labels, label_metrics
 from .settings import defaults
 
 # %% auto #0
@@ -155,7 +155,7 @@ def annotate_file(
                    label_counts={str(k): int(v) for k, v in t["label"].value_counts(sort=False).items()})
     if truth is not None:
         truth = truth.iloc[:len(t)]
-        known = (truth.notna() & (truth.astype(str) != unlabeled_category)).to_numpy()  # scored: the labelled cells
+        known = known_labels(truth, unlabeled_category).notna().to_numpy()  # scored: the labelled cells
         summary["labels_key"] = labels_key
         summary["metrics"] = label_metrics(truth[known].astype(str).to_numpy(), t["label"].astype(str).to_numpy()[known],
                                            reference_labels=list(t["label"].cat.categories[:-1]), unknown=Keys.UNKNOWN)

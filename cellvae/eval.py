@@ -29,7 +29,7 @@ from .settings import defaults
 
 # %% auto #0
 __all__ = ['METHODS', 'ANNOTATION_KEYS', 'CLUSTERING_KEYS', 'category_order', 'label_strings', 'check_labels', 'check_matrix',
-           'labels_of', 'labelled_cells', 'annotation_scores', 'representation', 'score_representation',
+           'labels_of', 'known_labels', 'labelled_cells', 'annotation_scores', 'representation', 'score_representation',
            'transfer_labels', 'transfer_labels_adata', 'label_metrics', 'cluster_agreement', 'umap_connectivities',
            'neighbor_graph', 'leiden_clusters', 'batch_mixing', 'reconstruction_score', 'evaluation_metrics',
            'metrics_table']
@@ -87,8 +87,14 @@ def labels_of(
     unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
 ) -> pd.Series:
     "The cell types of `obs[labels_key]` as strings, with unlabelled cells (that category, or missing) as NaN."
-    lab = obs_column(adata, labels_key, "labels key (`labels_key`)")
-    out = lab.astype(str).where(lab.notna())
+    return known_labels(obs_column(adata, labels_key, "labels key (`labels_key`)"), unlabeled_category)
+
+def known_labels(
+    labels: pd.Series,                  # one label per cell
+    unlabeled_category: str = defaults().data.unlabeled_category,  # the label meaning "not labelled"
+) -> pd.Series:
+    "`labels` as strings, with unlabelled cells (that category, or missing) as NaN."
+    out = labels.astype(str).where(labels.notna())
     return out.where(out != unlabeled_category)
 
 def labelled_cells(
